@@ -1,0 +1,41 @@
+import hashlib, warnings
+from pathlib import Path
+import pytest
+import matplotlib
+matplotlib.use('Agg')
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
+from artmatch.data import sample_path
+from artmatch.pairs import prepare
+from artmatch.train import train
+
+SHARED = Path(__file__).resolve().parents[1].parent/'shared'
+needs_shared = pytest.mark.skipif(not (SHARED/'data/artworks/labels.csv').exists(), reason='../shared is not here')
+SQUEEZENET = SHARED/'weights/squeezenet1_0_imagenet.pth'
+
+def tree_hashes(folder:Path) -> dict:
+    "Path -> sha256 of every file below `folder`, to show nothing there changed."
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(folder).rglob('*')) if p.is_file()}
+
+@pytest.fixture(scope='session')
+def prepared(tmp_path_factory) -> Path:
+    "The bundled sample, prepared small: 72 px, 12 partners."
+    out = tmp_path_factory.mktemp('prepared')/'sample'
+    prepare(sample_path(), out, size=72, partners=12)
+    return out
+
+def tiny_train(approach, data, out, **kwargs):
+    "A one-epoch run on 64 px crops of a small backbone."
+    kw = dict(arch='squeezenet1_0', pretrained=False, size=64, bs=32, epochs=1, freeze_epochs=0, lr=1e-3, num_workers=0)
+    return train(approach, data, out, **{**kw, **kwargs})
+
+@pytest.fixture(scope='session')
+def siamese_run(prepared, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp('runs')/'siamese'
+    tiny_train('siamese', prepared, out)
+    return out
+
+@pytest.fixture(scope='session')
+def classifier_run(prepared, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp('runs')/'classifier'
+    tiny_train('classifier', prepared, out)
+    return out
