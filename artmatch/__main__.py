@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/11_main.ipynb #448d33bd
+# %% ../nbs/11_main.ipynb #fd282be0
 #| eval: false
 from .cli import main
 if __name__ == '__main__': main()

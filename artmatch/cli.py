@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['app', 'SplitBy', 'Approach', 'prepare_cmd', 'train_cmd', 'evaluate_cmd', 'predict_cmd', 'score_cmd', 'main']
 
-# %% ../nbs/10_cli.ipynb #a02efa0f
+# %% ../nbs/10_cli.ipynb #8d61592a
 import sys, warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from enum import Enum
@@ -15,7 +15,7 @@ import typer
 from .data import ArtmatchError
 from . import pairs as _pairs, train as _train, export as _export, evaluate as _evaluate
 
-# %% ../nbs/10_cli.ipynb #7996f90b
+# %% ../nbs/10_cli.ipynb #e7313380
 app = typer.Typer(help="artmatch: are these two artworks by the same artist?", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 _debug = {'on': False}
@@ -35,7 +35,7 @@ class Approach(str, Enum):
 
 def _table(df) -> None: typer.echo(df.round(4).to_string())
 
-# %% ../nbs/10_cli.ipynb #63a4b63b
+# %% ../nbs/10_cli.ipynb #0686ec8b
 @app.command('prepare')
 def prepare_cmd(
     source:Path=typer.Argument(..., help="Collection: a folder of artist sub-folders, a CSV (image, artist), or Kaggle's Painter by Numbers folder."),
@@ -63,7 +63,7 @@ def prepare_cmd(
     _table(summary)
     typer.echo(f"prepared {out}: works.csv, pairs.csv, images/ (skipped: {out/'skipped.csv'})")
 
-# %% ../nbs/10_cli.ipynb #5f7f2fda
+# %% ../nbs/10_cli.ipynb #76416b4f
 @app.command('train')
 def train_cmd(
     approach:Approach=typer.Argument(..., help="'siamese' (pairs in, P(same) out) or 'classifier' (artists, pairs compared)."),
@@ -89,7 +89,7 @@ def train_cmd(
     _table(metrics.T)
     typer.echo(f"saved {out}: model.safetensors, config.json, metrics.json, MODEL_CARD.md")
 
-# %% ../nbs/10_cli.ipynb #bee42460
+# %% ../nbs/10_cli.ipynb #997261a4
 @app.command('evaluate')
 def evaluate_cmd(
     run:Path=typer.Argument(..., help="Model folder written by `artmatch train`."),
@@ -133,7 +133,7 @@ def score_cmd(
     n_bad = int(scored.score.isna().sum())
     typer.echo(f"scored {len(scored) - n_bad} pairs into {out}" + (f"; {n_bad} not scored, see {out.with_name(out.stem + '_skipped.csv')}" if n_bad else ''))
 
-# %% ../nbs/10_cli.ipynb #c7cac474
+# %% ../nbs/10_cli.ipynb #7045e97f
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     print(f"artmatch: warning: {message}", file=sys.stderr)
 

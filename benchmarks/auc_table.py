@@ -47,6 +47,7 @@ def main():
                    help='different pairs kept per same pair in validation and test (ROC AUC does not depend on it)')
     p.add_argument('--freeze-epochs', type=int, default=1)
     p.add_argument('--artists', type=int, default=None, help='use only this many artists')
+    p.add_argument('--partners', type=int, default=36, help='pairs per work when preparing')
     p.add_argument('--quick', action='store_true', help='tiny settings: 14 artists, 64 px, 1 epoch')
     a = p.parse_args()
     if a.quick: a.artists, a.size, a.epochs, a.freeze_epochs = 14, 64, 1, 1
@@ -56,7 +57,7 @@ def main():
     for split in ('work', 'artist'):
         data = a.out/f'data-{split}'
         prepare(a.data, data, artists=a.artists, split_by=split, size=max(a.size * 256 // 224, 64),
-                eval_neg_ratio=a.eval_neg_ratio, seed=0)
+                partners=a.partners, eval_neg_ratio=a.eval_neg_ratio, seed=0)
         for name, approach, head, weights in runs(a.weights, with_scratch=split == 'work'):
             run = a.out/f'run-{split}-{approach}-{head}-{"imagenet" if weights else "scratch"}'
             start = time.time()
@@ -71,7 +72,7 @@ def main():
     table = pd.DataFrame.from_dict(rows, orient='index')
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, CPU"
     text = (f"Test ROC AUC, {a.arch} from {a.weights.name} unless 'from scratch'; {a.epochs} epochs "
-            f"(+{a.freeze_epochs} frozen), lr {a.lr}, {a.size} px, {a.eval_neg_ratio:g} different per same pair in "
+            f"(+{a.freeze_epochs} frozen), lr {a.lr}, {a.size} px, {a.partners} partners per work, {a.eval_neg_ratio:g} different per same pair in "
             f"validation and test; machine: {machine}\n\n" + markdown(table) + '\n')
     print(text)
     (a.out/'auc_table.md').write_text(text)

@@ -87,3 +87,9 @@ def test_local_weights_are_recorded_and_freeze_the_body(prepared, tmp_path):
     config = json.loads((tmp_path/'run/config.json').read_text())
     assert config['weights_source'].startswith('file:squeezenet1_0_imagenet.pth sha256:')
     assert config['training']['freeze_epochs'] == 1
+
+def test_timm_backbone_by_name():
+    pytest.importorskip('timm')
+    bb = create_backbone('resnet10t', pretrained=False)
+    assert bb.body(torch.zeros(2, 3, 64, 64)).shape == (2, bb.n_features) and bb.weights_source == 'none'
+    assert len(bb.stats) == 2 and len(bb.stats[0]) == 3
