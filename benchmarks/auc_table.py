@@ -1,6 +1,6 @@
 """Test ROC AUC of every artmatch approach on the shared WikiArt set, on a work split and on an artist split.
 
-    python benchmarks/auc_table.py                      # full run: ../shared data and ImageNet weights, about 1 h on 2 CPU cores
+    python benchmarks/auc_table.py                      # full settings: ../shared data and ImageNet weights, several hours on 2 CPU cores
     python benchmarks/auc_table.py --quick              # a tiny run that only checks the script works
 
 Trains, with the library's `train`, a Siamese model with the reference project's concat head and with the symmetric
