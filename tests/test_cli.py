@@ -33,7 +33,8 @@ def cli(*args): main([str(a) for a in args])
 
 @pytest.mark.parametrize('approach', ['siamese', 'classifier'])
 @pytest.mark.parametrize('start', ['imagenet', 'scratch'])
-def test_train_evaluate_predict_score(approach, start, prepared, tmp_path, capsys):
+def test_train_evaluate_predict_score(approach, start, prepared, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     if start == 'imagenet' and not SQUEEZENET.exists(): pytest.skip('../shared/weights is not here')
     weights = ['--arch', 'squeezenet1_0'] + (['--weights', SQUEEZENET] if start == 'imagenet' else ['--no-pretrained'])
     out = tmp_path/'run'
@@ -41,6 +42,7 @@ def test_train_evaluate_predict_score(approach, start, prepared, tmp_path, capsy
         '--lr', 'auto', '--out', out, '--workers', '0')
     printed = capsys.readouterr().out
     assert 'roc_auc' in printed
+    assert not (tmp_path/'models').exists()               # lr_find's temporary weights stay in the run folder
     assert {'model.safetensors', 'config.json', 'metrics.json', 'history.csv', 'lr_find.png', 'MODEL_CARD.md'} <= {p.name for p in out.iterdir()}
     cli('evaluate', out)
     metrics = json.loads((out/'eval/metrics.json').read_text())
