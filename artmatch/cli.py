@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['app', 'SplitBy', 'Approach', 'prepare_cmd', 'train_cmd', 'evaluate_cmd', 'predict_cmd', 'score_cmd', 'main']
 
-# %% ../nbs/10_cli.ipynb #8d61592a
+# %% ../nbs/10_cli.ipynb #c94c1c6e
 import sys, warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from enum import Enum
@@ -15,7 +15,7 @@ import typer
 from .data import ArtmatchError
 from . import pairs as _pairs, train as _train, export as _export, evaluate as _evaluate
 
-# %% ../nbs/10_cli.ipynb #e7313380
+# %% ../nbs/10_cli.ipynb #7e185274
 app = typer.Typer(help="artmatch: are these two artworks by the same artist?", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 _debug = {'on': False}
@@ -35,7 +35,7 @@ class Approach(str, Enum):
 
 def _table(df) -> None: typer.echo(df.round(4).to_string())
 
-# %% ../nbs/10_cli.ipynb #0686ec8b
+# %% ../nbs/10_cli.ipynb #a3d0051b
 @app.command('prepare')
 def prepare_cmd(
     source:Path=typer.Argument(..., help="Collection: a folder of artist sub-folders, a CSV (image, artist), or Kaggle's Painter by Numbers folder."),
@@ -63,7 +63,7 @@ def prepare_cmd(
     _table(summary)
     typer.echo(f"prepared {out}: works.csv, pairs.csv, images/ (skipped: {out/'skipped.csv'})")
 
-# %% ../nbs/10_cli.ipynb #76416b4f
+# %% ../nbs/10_cli.ipynb #e29b6897
 @app.command('train')
 def train_cmd(
     approach:Approach=typer.Argument(..., help="'siamese' (pairs in, P(same) out) or 'classifier' (artists, pairs compared)."),
@@ -81,15 +81,17 @@ def train_cmd(
     out:Path=typer.Option(Path('runs/model'), help="Run folder to write the model into."),
     seed:int=typer.Option(0, help="Random seed."),
     workers:Optional[int]=typer.Option(None, help="DataLoader worker processes (default: fastai's)."),
+    views:int=typer.Option(1, help="Crops per image cached for the frozen stage: the centred one, plus random training crops."),
+    naive:bool=typer.Option(False, '--naive', help="Train the plain way (both images of every pair through the body at every step, no feature cache): the speed benchmark's baseline."),
 ):
     "Train a model (lr_find, fit_one_cycle frozen then unfrozen), choose thresholds on validation pairs, save it."
     metrics = _train.train(approach.value, data, out, arch, head, pretrained, weights, size, bs, epochs, freeze_epochs, lr, seed,
-                           fallback_scratch, workers)
+                           fallback_scratch, workers, views, naive)
     typer.echo('validation pairs:')
     _table(metrics.T)
     typer.echo(f"saved {out}: model.safetensors, config.json, metrics.json, MODEL_CARD.md")
 
-# %% ../nbs/10_cli.ipynb #997261a4
+# %% ../nbs/10_cli.ipynb #076efda2
 @app.command('evaluate')
 def evaluate_cmd(
     run:Path=typer.Argument(..., help="Model folder written by `artmatch train`."),
@@ -129,11 +131,10 @@ def score_cmd(
     bs:int=typer.Option(64, help="Batch size for embedding images."),
 ):
     "Score every pair of a CSV, embedding each image once; writes Kaggle's submission format when the CSV has an index."
-    scored = _export.score_csv(run, pairs_csv, out, images, method, bs)
-    n_bad = int(scored.score.isna().sum())
-    typer.echo(f"scored {len(scored) - n_bad} pairs into {out}" + (f"; {n_bad} not scored, see {out.with_name(out.stem + '_skipped.csv')}" if n_bad else ''))
+    n_scored, n_bad = _export.score_csv(run, pairs_csv, out, images, method, bs)
+    typer.echo(f"scored {n_scored} pairs into {out}" + (f"; {n_bad} not scored, see {out.with_name(out.stem + '_skipped.csv')}" if n_bad else ''))
 
-# %% ../nbs/10_cli.ipynb #7045e97f
+# %% ../nbs/10_cli.ipynb #3ad6463a
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     print(f"artmatch: warning: {message}", file=sys.stderr)
 
