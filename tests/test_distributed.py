@@ -1,0 +1,52 @@
+"""Two CPU processes (gloo) train together under `torchrun`: same weights, one writer, metrics over every validation pair."""
+import json, os, subprocess, sys
+from pathlib import Path
+import pytest
+pytest.importorskip('accelerate')
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = Path(__file__).parent/'distributed_script.py'
+sys.path.insert(0, str(SCRIPT.parent))
+from distributed_script import N_VALID
+
+@pytest.fixture(scope='module')
+def two_ranks(tmp_path_factory):
+    "The run folder of `distributed_script.py` in 2 processes, and what each rank wrote about itself."
+    out = tmp_path_factory.mktemp('distributed')
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'CUDA_VISIBLE_DEVICES': '',
+           'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', str(SCRIPT), str(out)]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    return out, [json.loads((out/f'rank{r}.json').read_text()) for r in range(2)]
+
+def test_ranks_train_together(two_ranks):
+    _, ranks = two_ranks
+    assert [r['world_size'] for r in ranks] == [2, 2]
+    assert ranks[0]['weights'] == ranks[1]['weights']
+    assert ranks[0]['values'] == ranks[1]['values']
+    assert [r['train_batches'] for r in ranks] == [2, 2]  # 64 training pairs in batches of 16: 4 batches, 2 in each rank
+
+def test_rank0_prepares_and_shares(two_ranks):
+    _, ranks = two_ranks
+    assert [r['prepared_by'] for r in ranks] == [0, 0]
+    assert [r['cache'] for r in ranks] == ['computed', 'read']
+    assert ranks[0]['lr'] == ranks[1]['lr']
+
+def test_only_rank0_writes(two_ranks):
+    out, ranks = two_ranks
+    assert (out/'model-rank0'/'model.safetensors').exists() and (out/'model-rank0'/'config.json').exists()
+    assert not (out/'model-rank1').exists()
+    # one full row per fit of fine_tune (frozen, then unfrozen): no rank but 0 wrote the log
+    n_fields = len(ranks[0]['metric_names'])
+    rows = [l for l in (out/'history.csv').read_text().splitlines() if not l.startswith('epoch') and len(l.split(',')) == n_fields]
+    assert len(rows) == 2
+
+def test_metrics_cover_every_validation_pair(two_ranks):
+    _, ranks = two_ranks
+    names, values, alone = ranks[0]['metric_names'], ranks[0]['values'][-1], ranks[0]['alone']
+    metrics = dict(zip(names[1:-1], values))
+    assert metrics['n_items'] == N_VALID
+    # rank 0 alone, validating every pair with the final weights, finds the same ROC AUC and average precision
+    assert metrics['roc_auc'] == pytest.approx(alone[1], abs=1e-6)
+    assert metrics['average_precision'] == pytest.approx(alone[2], abs=1e-6)
