@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['app', 'SplitBy', 'Approach', 'prepare_cmd', 'train_cmd', 'evaluate_cmd', 'predict_cmd', 'score_cmd', 'main']
 
-# %% ../nbs/10_cli.ipynb #c94c1c6e
+# %% ../nbs/10_cli.ipynb #62512010
 import sys, warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from enum import Enum
@@ -14,8 +14,9 @@ from typing import List, Optional
 import typer
 from .data import ArtmatchError
 from . import pairs as _pairs, train as _train, export as _export, evaluate as _evaluate
+from .distributed import is_main_process
 
-# %% ../nbs/10_cli.ipynb #7e185274
+# %% ../nbs/10_cli.ipynb #dcd8d518
 app = typer.Typer(help="artmatch: are these two artworks by the same artist?", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 _debug = {'on': False}
@@ -35,7 +36,7 @@ class Approach(str, Enum):
 
 def _table(df) -> None: typer.echo(df.round(4).to_string())
 
-# %% ../nbs/10_cli.ipynb #a3d0051b
+# %% ../nbs/10_cli.ipynb #9c5dff3a
 @app.command('prepare')
 def prepare_cmd(
     source:Path=typer.Argument(..., help="Collection: a folder of artist sub-folders, a CSV (image, artist), or Kaggle's Painter by Numbers folder."),
@@ -63,11 +64,12 @@ def prepare_cmd(
     _table(summary)
     typer.echo(f"prepared {out}: works.csv, pairs.csv, images/ (skipped: {out/'skipped.csv'})")
 
-# %% ../nbs/10_cli.ipynb #e29b6897
+# %% ../nbs/10_cli.ipynb #a7c15680
 @app.command('train')
 def train_cmd(
-    approach:Approach=typer.Argument(..., help="'siamese' (pairs in, P(same) out) or 'classifier' (artists, pairs compared)."),
+    approach:Optional[Approach]=typer.Argument(None, help="'siamese' (pairs in, P(same) out) or 'classifier' (artists, pairs compared)."),
     data:Optional[Path]=typer.Argument(None, help="Prepared folder (default: prepare the bundled sample into OUT/data)."),
+    resume:Optional[Path]=typer.Option(None, help="Continue the interrupted run in this folder from its last checkpoint, with its own settings."),
     arch:str=typer.Option('alexnet', help="Backbone: a torchvision name (alexnet, vgg19, resnet34, squeezenet1_0, mobilenet_v2, ...) or a timm name."),
     head:Optional[str]=typer.Option(None, help="Siamese: concat (default) or symmetric. Classifier: softmax (default) or ovr."),
     pretrained:bool=typer.Option(True, help="Start from the library's ImageNet weights (downloaded once, cached)."),
@@ -84,14 +86,19 @@ def train_cmd(
     views:int=typer.Option(1, help="Crops per image cached for the frozen stage: the centred one, plus random training crops."),
     naive:bool=typer.Option(False, '--naive', help="Train the plain way (both images of every pair through the body at every step, no feature cache): the speed benchmark's baseline."),
 ):
-    "Train a model (lr_find, fit_one_cycle frozen then unfrozen), choose thresholds on validation pairs, save it."
-    metrics = _train.train(approach.value, data, out, arch, head, pretrained, weights, size, bs, epochs, freeze_epochs, lr, seed,
-                           fallback_scratch, workers, views, naive)
+    "Train a model (lr_find, fit_one_cycle frozen then unfrozen), choose thresholds on validation pairs, save it. Ctrl-C saves a checkpoint."
+    if resume is not None:
+        if approach is not None or data is not None: raise ArtmatchError("--resume takes the run's own settings; give no APPROACH or DATA with it")
+        metrics, out = _train.resume(resume), resume
+    elif approach is None: raise ArtmatchError("give the APPROACH (siamese or classifier), or --resume RUN to continue a run")
+    else: metrics = _train.train(approach.value, data, out, arch, head, pretrained, weights, size, bs, epochs, freeze_epochs, lr,
+                                 seed, fallback_scratch, workers, views, naive)
+    if not is_main_process(): return
     typer.echo('validation pairs:')
     _table(metrics.T)
     typer.echo(f"saved {out}: model.safetensors, config.json, metrics.json, MODEL_CARD.md")
 
-# %% ../nbs/10_cli.ipynb #076efda2
+# %% ../nbs/10_cli.ipynb #511c43d7
 @app.command('evaluate')
 def evaluate_cmd(
     run:Path=typer.Argument(..., help="Model folder written by `artmatch train`."),
@@ -134,7 +141,7 @@ def score_cmd(
     n_scored, n_bad = _export.score_csv(run, pairs_csv, out, images, method, bs)
     typer.echo(f"scored {n_scored} pairs into {out}" + (f"; {n_bad} not scored, see {out.with_name(out.stem + '_skipped.csv')}" if n_bad else ''))
 
-# %% ../nbs/10_cli.ipynb #3ad6463a
+# %% ../nbs/10_cli.ipynb #a7a45f5f
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     print(f"artmatch: warning: {message}", file=sys.stderr)
 
@@ -144,6 +151,9 @@ def main(args:Optional[List[str]]=None) -> None:
     try: app(args=args)
     except SystemExit as e:
         if e.code not in (0, None): raise
+    except _train.Interrupted as e:
+        print(f"artmatch: interrupted: {e}", file=sys.stderr)
+        raise SystemExit(130)
     except ArtmatchError as e:
         if _debug['on']: raise
         print(f"artmatch: error: {e}", file=sys.stderr)

@@ -45,8 +45,8 @@ def row(item, unit, naive, fast, note=''):
     return dict(item=item, unit=unit, naive=naive, artmatch=fast, ratio=ratio, note=note)
 
 def kaggle_groups(n_images:int, n_pairs:int) -> tuple[np.ndarray, np.ndarray]:
-    "Every pair inside equal groups of consecutive images (as Kaggle's test pairs), cut to `n_pairs`."
-    n_groups = max(1, round(n_images / 1832))
+    "Every pair inside equal groups of consecutive images (as Kaggle's test pairs), as many groups as give `n_pairs`."
+    n_groups = max(1, int(n_images ** 2 / (2 * n_pairs + n_images)))
     a, b = [], []
     for g in np.array_split(np.arange(n_images), n_groups):
         i, j = np.triu_indices(len(g), 1)

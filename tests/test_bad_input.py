@@ -1,5 +1,5 @@
 "Bad input never crashes artmatch or changes the user's files: each case gets one clear line and a non-zero exit."
-import io, struct, zlib
+import io, os, struct, zlib
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from PIL import Image
@@ -147,3 +147,44 @@ def test_bad_input_to_model_commands(tmp_path, capsys, siamese_run, prepared):
 def test_debug_shows_traceback(tmp_path):
     from artmatch.data import ArtmatchError
     with pytest.raises(ArtmatchError): main(['--debug', 'prepare', str(tmp_path/'nowhere'), str(tmp_path/'out')])
+
+def test_score_table_cases(tmp_path, capsys, classifier_run, prepared):
+    "Paths escaping the images folder, missing images and works by artists the model never saw, in one pairs CSV."
+    unknown = tmp_path/'images'
+    unknown.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(2): Image.fromarray(rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)).save(unknown/f'stranger{k}.jpg')
+    known = pd.read_csv(prepared/'works.csv').image[0]
+    (unknown/'known.jpg').write_bytes((prepared/known).read_bytes())
+    pairs = pd.DataFrame({'index': range(4), 'image1': ['stranger0.jpg', 'known.jpg', '../../etc/passwd', 'gone.jpg'],
+                          'image2': ['stranger1.jpg', 'stranger0.jpg', 'known.jpg', 'known.jpg']})
+    pairs.to_csv(tmp_path/'pairs.csv', index=False)
+    before = tree_hashes(tmp_path)
+    main(['score', str(classifier_run), str(tmp_path/'pairs.csv'), '--images', str(unknown), '--out', str(tmp_path/'out/s.csv')])
+    assert 'scored 2 pairs' in capsys.readouterr().out
+    scores = pd.read_csv(tmp_path/'out/s.csv')
+    assert scores.score[:2].between(0, 1).all() and scores.score[2:].isna().all()
+    skipped = pd.read_csv(tmp_path/'out/s_skipped.csv')
+    assert any('outside the images folder' in r for r in skipped.reason) and any('gone.jpg' in i for i in skipped.image)
+    assert {p: h for p, h in tree_hashes(tmp_path).items() if 'out' not in p.parts} == before
+
+def test_non_utf8_csv_and_file_names(tmp_path):
+    "A CSV saved in Latin-1 is read with a warning that says what to do; image files whose names are not UTF-8 are prepared."
+    works = read_collection(sample_path()).head(6)
+    table = pd.DataFrame({'image': works.image, 'artist': ['Cézanne'] * 3 + ['Signac'] * 3})
+    (tmp_path/'latin1.csv').write_bytes(table.to_csv(index=False).encode('latin-1'))
+    before = tree_hashes(tmp_path)
+    with pytest.warns(UserWarning, match='latin1.csv: not UTF-8 text'):
+        prepare(tmp_path/'latin1.csv', tmp_path/'out1', size=32, partners=2)
+    assert len(read_prepared(tmp_path/'out1')[0]) == 6
+    src = tmp_path/'folder'
+    for artist in ('A', 'B'):
+        (src/artist).mkdir(parents=True)
+        for k, path in enumerate(works.image[:3]):
+            name = os.fsencode(src/artist) + (b'/caf\xe9%d.jpg' % k if k == 0 else b'/ok%d.jpg' % k)
+            with open(name, 'wb') as f: f.write(Path(path).read_bytes())
+    folder_before = tree_hashes(src)
+    prepare(src, tmp_path/'out2', size=32, partners=2)
+    works_out, _ = read_prepared(tmp_path/'out2')
+    assert len(works_out) == 6 and works_out.image.map(lambda p: (tmp_path/'out2'/p).exists()).all()
+    assert tree_hashes(src) == folder_before and all(tree_hashes(tmp_path)[p] == h for p, h in before.items())

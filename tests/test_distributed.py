@@ -1,7 +1,7 @@
 """Two CPU processes (gloo) train together under `torchrun`: same weights, one writer, metrics over every validation pair."""
 import json, os, subprocess, sys
 from pathlib import Path
-import pytest
+import pandas as pd, pytest
 pytest.importorskip('accelerate')
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,3 +50,22 @@ def test_metrics_cover_every_validation_pair(two_ranks):
     # rank 0 alone, validating every pair with the final weights, finds the same ROC AUC and average precision
     assert metrics['roc_auc'] == pytest.approx(alone[1], abs=1e-6)
     assert metrics['average_precision'] == pytest.approx(alone[2], abs=1e-6)
+
+def test_artmatch_train_under_torchrun(prepared, tmp_path):
+    "`artmatch train` itself in 2 processes: cached features computed once, one model folder, one log, printed once."
+    from conftest import SQUEEZENET
+    import shutil
+    data = tmp_path/'data'
+    shutil.copytree(prepared, data, ignore=shutil.ignore_patterns('features'))
+    start = ['--weights', str(SQUEEZENET)] if SQUEEZENET.exists() else ['--no-pretrained']
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'CUDA_VISIBLE_DEVICES': ''}
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'artmatch', 'train',
+           'siamese', str(data), '--arch', 'squeezenet1_0', *start, '--size', '48', '--bs', '16', '--epochs', '1',
+           '--freeze-epochs', '1', '--lr', '1e-3', '--workers', '0', '--out', str(tmp_path/'run')]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert res.stdout.count('saved ') == 1
+    assert (tmp_path/'run/model.safetensors').exists() and not (tmp_path/'run/checkpoint.pt').exists()
+    history = pd.read_csv(tmp_path/'run/history.csv')
+    assert len(history) == (2 if SQUEEZENET.exists() else 1)
+    if SQUEEZENET.exists(): assert len(list((data/'features').glob('features-*.safetensors'))) == 1
