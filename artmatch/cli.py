@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['app', 'SplitBy', 'Approach', 'prepare_cmd', 'train_cmd', 'evaluate_cmd', 'predict_cmd', 'score_cmd', 'main']
 
-# %% ../nbs/10_cli.ipynb #62512010
+# %% ../nbs/10_cli.ipynb #f11d54a1
 import sys, warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from enum import Enum
@@ -16,7 +16,7 @@ from .data import ArtmatchError
 from . import pairs as _pairs, train as _train, export as _export, evaluate as _evaluate
 from .distributed import is_main_process
 
-# %% ../nbs/10_cli.ipynb #dcd8d518
+# %% ../nbs/10_cli.ipynb #fd779c58
 app = typer.Typer(help="artmatch: are these two artworks by the same artist?", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 _debug = {'on': False}
@@ -36,7 +36,7 @@ class Approach(str, Enum):
 
 def _table(df) -> None: typer.echo(df.round(4).to_string())
 
-# %% ../nbs/10_cli.ipynb #9c5dff3a
+# %% ../nbs/10_cli.ipynb #e4647751
 @app.command('prepare')
 def prepare_cmd(
     source:Path=typer.Argument(..., help="Collection: a folder of artist sub-folders, a CSV (image, artist), or Kaggle's Painter by Numbers folder."),
@@ -64,7 +64,7 @@ def prepare_cmd(
     _table(summary)
     typer.echo(f"prepared {out}: works.csv, pairs.csv, images/ (skipped: {out/'skipped.csv'})")
 
-# %% ../nbs/10_cli.ipynb #a7c15680
+# %% ../nbs/10_cli.ipynb #ff7e725d
 @app.command('train')
 def train_cmd(
     approach:Optional[Approach]=typer.Argument(None, help="'siamese' (pairs in, P(same) out) or 'classifier' (artists, pairs compared)."),
@@ -98,7 +98,7 @@ def train_cmd(
     _table(metrics.T)
     typer.echo(f"saved {out}: model.safetensors, config.json, metrics.json, MODEL_CARD.md")
 
-# %% ../nbs/10_cli.ipynb #511c43d7
+# %% ../nbs/10_cli.ipynb #584fa07f
 @app.command('evaluate')
 def evaluate_cmd(
     run:Path=typer.Argument(..., help="Model folder written by `artmatch train`."),
@@ -131,17 +131,20 @@ def predict_cmd(
 @app.command('score')
 def score_cmd(
     run:Path=typer.Argument(..., help="Model folder written by `artmatch train`."),
-    pairs_csv:Path=typer.Argument(..., help="CSV with image1, image2 (and Kaggle's index) columns."),
+    pairs_csv:Optional[Path]=typer.Argument(None, help="CSV with image1, image2 (and Kaggle's index) columns; without it, every pair of images below --images."),
     out:Path=typer.Option(..., help="CSV to write: the input columns plus score (and OUT_submission.csv if indexed)."),
-    images:Optional[Path]=typer.Option(None, help="Folder the image paths are relative to (default: the CSV's folder)."),
+    images:Optional[Path]=typer.Option(None, help="Folder the image paths are relative to (default: the CSV's folder); without PAIRS_CSV, the folder whose images are all paired."),
     method:Optional[str]=typer.Option(None, help="Scoring method (classifier: softmax_dot, argmax, cosine)."),
     bs:int=typer.Option(64, help="Batch size for embedding images."),
 ):
-    "Score every pair of a CSV, embedding each image once; writes Kaggle's submission format when the CSV has an index."
-    n_scored, n_bad = _export.score_csv(run, pairs_csv, out, images, method, bs)
+    "Score every pair of a CSV (or every pair of images in a folder), embedding each image once; writes Kaggle's submission format when the CSV has an index."
+    if pairs_csv is None:
+        if images is None: raise ArtmatchError("give a PAIRS_CSV, or --images FOLDER to score every pair of its images")
+        n_scored, n_bad = _export.score_folder(run, images, out, method, bs)
+    else: n_scored, n_bad = _export.score_csv(run, pairs_csv, out, images, method, bs)
     typer.echo(f"scored {n_scored} pairs into {out}" + (f"; {n_bad} not scored, see {out.with_name(out.stem + '_skipped.csv')}" if n_bad else ''))
 
-# %% ../nbs/10_cli.ipynb #a7a45f5f
+# %% ../nbs/10_cli.ipynb #0c7f162a
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     print(f"artmatch: warning: {message}", file=sys.stderr)
 

@@ -57,3 +57,7 @@ def test_train_evaluate_predict_score(approach, start, prepared, tmp_path, capsy
     cli('score', out, tmp_path/'submission_info.csv', '--images', prepared, '--out', tmp_path/'scores.csv')
     sub = pd.read_csv(tmp_path/'scores_submission.csv')
     assert list(sub.columns) == ['index', 'sameArtist'] and len(sub) == 3 and sub.sameArtist.between(-1, 1).all()
+    folder = next((prepared/'images').iterdir())
+    cli('score', out, '--images', folder, '--out', tmp_path/'all.csv')
+    n = len(list(folder.glob('*.jpg')))
+    assert f'scored {n * (n - 1) // 2} pairs' in capsys.readouterr().out
