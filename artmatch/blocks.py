@@ -11,6 +11,7 @@ from PIL import Image
 from fastai.vision.all import (DataBlock, TransformBlock, ImageBlock, CategoryBlock, ColReader, ColSplitter, PILImage,
     IntToFloatTensor, RandTransform, TitledFloat, fastuple, show_image, get_grid, dispatch, tensor, Tensor, TensorImage,
     TfmdDL, DataLoaders, image2tensor, default_device, to_cpu)
+from pytorch_metric_learning.samplers import MPerClassSampler
 from .data import ArtmatchError
 from .pairs import read_prepared, split_works
 from .distributed import world_size
@@ -18,7 +19,7 @@ from .distributed import world_size
 # %% auto #0
 __all__ = ['ArtCrop', 'ArtPair', 'PairReader', 'PairBlock', 'SameLabel', 'SameBlock', 'PairDataBlock', 'pair_rows', 'show_batch',
            'show_results', 'cut_batches', 'plan_batches', 'PairBatches', 'PairBatchDL', 'pair_dls', 'ArtistDataBlock',
-           'artist_works', 'artist_dls']
+           'artist_works', 'artist_dls', 'artist_batches']
 
 # %% ../nbs/03_blocks.ipynb #2197966d
 class ArtCrop(RandTransform):
@@ -198,8 +199,16 @@ def artist_works(works:pd.DataFrame, seed:int=0) -> pd.DataFrame:
     if valid.empty: return split_works(train, valid_pct=0.15, test_pct=0, seed=seed)
     return pd.concat([train, valid], ignore_index=True)
 
-def artist_dls(path, size:int=224, bs:int=64, seed:int=0, **kwargs):
-    "`DataLoaders` of single works labelled by artist from the prepared folder `path`."
+def artist_dls(path, size:int=224, bs:int=64, seed:int=0, per_artist:int|None=None, **kwargs):
+    "`DataLoaders` of single works labelled by artist from the prepared folder `path`; `per_artist` works of each artist in a training batch."
     works, _ = read_prepared(path)
     rows = _rows(artist_works(works, seed), path, 'works')
+    if per_artist: kwargs['dl_kwargs'] = [{'shuffle_fn': artist_batches(rows.artist[rows.split == 'train'], per_artist)}, {}]
     return ArtistDataBlock(path, size).dataloaders(rows, bs=bs, path=path, **kwargs)
+
+# %% ../nbs/03_blocks.ipynb #eee6921f
+def artist_batches(artists, per_artist:int):
+    "A `shuffle_fn` that orders works in runs of `per_artist` works by one artist (pytorch-metric-learning's `MPerClassSampler`)."
+    labels = pd.factorize(pd.Series(list(artists)))[0]
+    def shuffle_fn(idxs): return list(MPerClassSampler(labels, per_artist, length_before_new_iter=len(labels)))
+    return shuffle_fn

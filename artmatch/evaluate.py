@@ -5,18 +5,20 @@
 # %% ../nbs/08_evaluate.ipynb #5e2369d1
 from __future__ import annotations
 from pathlib import Path
-import numpy as np, pandas as pd
+import numpy as np, pandas as pd, torch, torch.nn.functional as F
 import sklearn.metrics as skm
 import matplotlib.pyplot as plt
 from fastai.vision.all import PILImage
 from .data import ArtmatchError
 from .pairs import read_prepared, write_csv
 from .blocks import ArtPair, ArtCrop
+from sklearn.linear_model import LogisticRegression
 from .scoring import embed_images, score_embedded, SCORE_METHODS
 from .export import write_json
 
 # %% auto #0
-__all__ = ['choose_threshold', 'pair_metrics', 'plot_curves', 'plot_confident_pairs', 'evaluate_model']
+__all__ = ['choose_threshold', 'pair_metrics', 'plot_curves', 'plot_confident_pairs', 'embed_pairs', 'evaluate_model',
+           'calibrate']
 
 # %% ../nbs/08_evaluate.ipynb #2c142ea0
 def choose_threshold(same, scores) -> float:
@@ -80,15 +82,31 @@ def plot_confident_pairs(image1, image2, same, scores, threshold:float, n:int=4,
     return fig
 
 # %% ../nbs/08_evaluate.ipynb #58e52cbe
-def evaluate_model(model, data, split:str='test', methods:list[str]|None=None, out=None, bs:int=64) -> pd.DataFrame:
-    "Metrics of `model` on the `split` pairs of the prepared folder `data`, one row per scoring method."
+def _pair_paths(data:Path, pairs:pd.DataFrame) -> tuple[list, list]:
+    return [str(data/p) for p in pairs.image1], [str(data/p) for p in pairs.image2]
+
+def embed_pairs(model, data, split:str='test', bs:int=64):
+    "`Embeddings` of every image of the validation pairs and the `split` pairs of the prepared folder `data`, each once."
+    data = Path(data).expanduser()
+    _, pairs = read_prepared(data)
+    a, b = _pair_paths(data, pairs[pairs.split.isin(['valid', split])])
+    return embed_images(model, a + b, bs)
+
+def _same_data(model, data:Path) -> bool:
+    return model.config.get('data') is not None and Path(model.config['data']).resolve() == data.resolve()
+
+def evaluate_model(model, data, split:str='test', methods:list[str]|None=None, out=None, bs:int=64, emb=None) -> pd.DataFrame:
+    "Metrics of `model` on the `split` pairs of the prepared folder `data`, one row per scoring method (`emb`: from `embed_pairs`)."
     data = Path(data).expanduser()
     works, pairs = read_prepared(data)
     methods = methods or SCORE_METHODS[model.config['approach']]
     valid, test = pairs[pairs.split == 'valid'], pairs[pairs.split == split]
     if test.empty: raise ArtmatchError(f"{data}: no {split} pairs to evaluate; prepare it with a --{split}-pct above 0")
-    v1, v2, t1, t2 = ([str(data/p) for p in df[col]] for df, col in [(valid, 'image1'), (valid, 'image2'), (test, 'image1'), (test, 'image2')])
-    emb = embed_images(model, v1 + v2 + t1 + t2, bs)
+    thresholds = model.config.get('thresholds', {})
+    if split != 'valid' and _same_data(model, data) and all(m in thresholds for m in methods):
+        valid = valid.iloc[:0]      # thresholds were chosen on these validation pairs when the model was trained
+    (v1, v2), (t1, t2) = _pair_paths(data, valid), _pair_paths(data, test)
+    if emb is None: emb = embed_images(model, v1 + v2 + t1 + t2, bs)
     known = set(works.artist[works.split == 'train'])
     test_artists = works.artist[works.split == split]
     rows, scored = {}, test.copy()
@@ -96,7 +114,7 @@ def evaluate_model(model, data, split:str='test', methods:list[str]|None=None, o
     for method in methods:
         s = score_embedded(model, emb, t1, t2, method)
         threshold = choose_threshold(valid.same, score_embedded(model, emb, v1, v2, method)) if len(valid) \
-                    else model.config.get('thresholds', {}).get(method, 0.5)
+                    else thresholds.get(method, 0.5)
         rows[method] = dict(pair_metrics(test.same, s, threshold), known_artists=float(test_artists.isin(known).mean()))
         scored[method] = s
         if out is not None:
@@ -107,3 +125,17 @@ def evaluate_model(model, data, split:str='test', methods:list[str]|None=None, o
         write_json(rows, out/'metrics.json')
         write_csv(scored, out/f'{split}_scores.csv')
     return pd.DataFrame.from_dict(rows, orient='index')
+
+# %% ../nbs/08_evaluate.ipynb #36198936
+def calibrate(model, emb, data) -> dict:
+    "P(same artist) from the cosine of two embeddings, fitted on the validation pairs of `data`: {'cosine': [slope, intercept]}."
+    data = Path(data).expanduser()
+    valid = read_prepared(data)[1].query("split == 'valid'")
+    a, b = _pair_paths(data, valid)
+    ok = np.array([p not in emb.errors and q not in emb.errors for p, q in zip(a, b)], dtype=bool)
+    vectors = F.normalize(emb.embeddings, dim=1)
+    ia, ib = (torch.tensor([emb.index[p] for p in ps]) for ps in (a, b))
+    cosine = (vectors[ia] * vectors[ib]).sum(1).numpy()[ok]
+    if valid.same[ok].nunique() < 2: raise ArtmatchError(f"{data}: the validation pairs need same- and different-artist pairs to calibrate")
+    fit = LogisticRegression(C=1e4).fit(cosine[:, None], valid.same[ok])
+    return {'cosine': [float(fit.coef_[0, 0]), float(fit.intercept_[0])]}

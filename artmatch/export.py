@@ -12,7 +12,7 @@ from safetensors.torch import save_file, load_file
 from safetensors import SafetensorError
 from .data import ArtmatchError, IMAGE_SUFFIXES
 from .images import replacing
-from .models import build_model, HEADS, torchvision_archs
+from .models import build_model, HEADS, POOLINGS, torchvision_archs
 from .scoring import embed_images, score_embedded, check_method, PairScorer, score_ids
 
 # %% auto #0
@@ -48,10 +48,12 @@ def check_config(config, path) -> dict:
     "`config` if every field is of the right kind and range, else an `ArtmatchError` naming the field."
     _check(isinstance(config, dict), path, "not a JSON object")
     approach = config.get('approach')
-    _check(approach in HEADS, path, f"approach {approach!r} is not 'siamese' or 'classifier'")
+    _check(approach in HEADS, path, f"approach {approach!r} is not one of {', '.join(HEADS)}")
     _check(config.get('head') in HEADS[approach], path, f"head {config.get('head')!r} is not one of {HEADS[approach]}")
     _check(_is_known_arch(config.get('arch')), path, f"arch {config.get('arch')!r} is not a known torchvision or timm model")
-    for key, lo, hi in [('size', 16, 2048), ('hidden', 1, 65536), ('n_features', 1, 1 << 20)]:
+    _check(config.get('pooling', 'final') in POOLINGS, path, f"pooling {config.get('pooling')!r} is not one of {POOLINGS}")
+    _check(isinstance(config.get('tta', False), bool), path, f"tta {config.get('tta')!r} is not true or false")
+    for key, lo, hi in [('size', 16, 2048), ('hidden', 0, 65536), ('n_features', 1, 1 << 20)]:
         v = config.get(key)
         _check(isinstance(v, int) and lo <= v <= hi, path, f"{key} {v!r} is not a whole number from {lo} to {hi}")
     stats = config.get('stats')
@@ -64,6 +66,9 @@ def check_config(config, path) -> dict:
     thresholds = config.get('thresholds', {})
     _check(isinstance(thresholds, dict) and all(isinstance(v, (int, float)) and math.isfinite(v) for v in thresholds.values()),
            path, "thresholds are not numbers")
+    calibration = config.get('calibration', {})
+    _check(isinstance(calibration, dict) and all(isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float))
+           and math.isfinite(x) for x in v) for v in calibration.values()), path, "calibration is not pairs of numbers")
     return config
 
 def load_model(path) -> torch.nn.Module:
@@ -75,7 +80,8 @@ def load_model(path) -> torch.nn.Module:
     try: config = json.loads((path/'config.json').read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ArtmatchError(f"{path/'config.json'}: not valid JSON ({e})") from None
     config = check_config(config, path)
-    model = build_model(config['approach'], config['arch'], config['head'], config['artists'], config['hidden'], pretrained=False)
+    model = build_model(config['approach'], config['arch'], config['head'], config['artists'], config['hidden'], pretrained=False,
+                        pooling=config.get('pooling', 'final'))
     try: state = load_file(str(path/'model.safetensors'))
     except (SafetensorError, OSError, ValueError) as e:
         raise ArtmatchError(f"{path/'model.safetensors'}: not a readable safetensors file ({e})") from None

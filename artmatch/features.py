@@ -5,10 +5,12 @@
 # %% ../nbs/06a_features.ipynb #bd31b120
 from __future__ import annotations
 import copy, hashlib, json, os
+from types import MethodType
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
-from safetensors.torch import save_file, load_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 from fastai.vision.all import Learner, Module, TfmdDL, DataLoaders
 from .data import ArtmatchError
 from .images import replacing
@@ -16,7 +18,7 @@ from .blocks import PairBatchDL
 from .scoring import embed_images
 
 # %% auto #0
-__all__ = ['CachedBody', 'feature_key', 'cached_features', 'head_learner']
+__all__ = ['CachedBody', 'feature_key', 'cached_features', 'IndexedTensors', 'FeatureDL', 'head_learner']
 
 # %% ../nbs/06a_features.ipynb #d7f6ed69
 class CachedBody(Module):
@@ -28,26 +30,37 @@ class CachedBody(Module):
         return f[torch.arange(len(ids), device=f.device), torch.randint(f.shape[1], (len(ids),), device=f.device)]
 
 # %% ../nbs/06a_features.ipynb #9c245eb6
-def feature_key(model, paths, views:int) -> str:
-    "A hash of everything the cached features of `paths` depend on."
-    h = hashlib.sha256(json.dumps([model.config[k] for k in ('arch', 'size', 'stats')] + [views]).encode())
+def feature_key(model, views:int) -> str:
+    "A hash of everything the cached features of an image depend on, besides the image file itself."
+    settings = [model.config.get(k) for k in ('arch', 'size', 'stats', 'pooling')] + [bool(model.config.get('tta')), views]
+    h = hashlib.sha256(json.dumps(settings).encode())
     for name, t in model.body.state_dict().items(): h.update(name.encode() + t.detach().cpu().contiguous().numpy().tobytes())
-    for p in paths:
-        st = os.stat(p)
-        h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())
     return h.hexdigest()[:20]
 
+def _stamp(path) -> str:
+    "The file `path` as the cache knows it: path, size and modification time."
+    st = os.stat(path)
+    return f"{path}|{st.st_size}|{st.st_mtime_ns}"
+
 def cached_features(model, paths, folder, views:int=1, bs:int=64, num_workers:int=0) -> torch.Tensor:
-    "Body features of `paths` (images x `views` x features), read from `folder` or computed once and stored there."
+    "Body features of `paths` (images x `views` x features): those in `folder`'s cache read, the others computed once and added."
     if views < 1: raise ArtmatchError(f"--views {views}: give at least 1 (the centred crop)")
-    path = Path(folder)/f"features-{feature_key(model, paths, views)}.safetensors"
-    if path.exists(): return load_file(str(path))['features']
-    embs = [embed_images(model, paths, bs, num_workers, augment=view > 0) for view in range(views)]
-    if embs[0].errors: raise ArtmatchError(f"cannot compute features: {next(iter(embs[0].errors.values()))}")
-    features = torch.stack([e.features for e in embs], dim=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(path) as part: save_file({'features': features.contiguous()}, str(part))
-    return features
+    path = Path(folder)/f"features-{feature_key(model, views)}.safetensors"
+    stamps, known, features = [_stamp(p) for p in paths], [], None
+    if path.exists():
+        with safe_open(str(path), 'pt') as f: known, features = json.loads(f.metadata()['stamps']), f.get_tensor('features')
+    index = {s: i for i, s in enumerate(known)}
+    new = [p for p, s in zip(paths, stamps) if s not in index]
+    if new:
+        embs = [embed_images(model, new, bs, num_workers, augment=view > 0) for view in range(views)]
+        if embs[0].errors: raise ArtmatchError(f"cannot compute features: {next(iter(embs[0].errors.values()))}")
+        added = torch.stack([e.features for e in embs], dim=1)
+        features = added if features is None else torch.cat([features, added])
+        known += [s for p, s in zip(paths, stamps) if s not in index]
+        index = {s: i for i, s in enumerate(known)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(path) as part: save_file({'features': features.contiguous()}, str(part), metadata={'stamps': json.dumps(known)})
+    return features[torch.tensor([index[s] for s in stamps], dtype=torch.long)]
 
 # %% ../nbs/06a_features.ipynb #e978ef1b
 def _pair_items(dl) -> tuple[list, list, np.ndarray]:
@@ -57,22 +70,38 @@ def _pair_items(dl) -> tuple[list, list, np.ndarray]:
         return [d.items[i] for i in d.a], [d.items[i] for i in d.b], d.same
     return list(dl.items.image1), list(dl.items.image2), dl.items.same.to_numpy()
 
+class IndexedTensors:
+    "Batches cut from tensors by indexing (`x` columns then the target), not item by item: a cached-feature epoch costs milliseconds."
+    n_inp = 1
+    def __init__(self, *tensors): self.tensors = tensors
+    def __len__(self): return len(self.tensors[-1])
+    def __getitem__(self, i): return i
+
+class FeatureDL(TfmdDL):
+    "A `TfmdDL` over `IndexedTensors`."
+    def create_item(self, i): return 0 if i is None else i      # fastai's type probe asks for item None
+    def create_batch(self, idxs):
+        *x, y = (t[torch.as_tensor(idxs, dtype=torch.long)] for t in self.dataset.tensors)
+        return (tuple(x) if len(x) > 1 else x[0]), y
+
 def _feature_dls(dls, **kwargs) -> tuple[DataLoaders, list]:
     "DataLoaders of image numbers standing for the images of `dls`, and those images' paths."
     if isinstance(dls.train, PairBatchDL) or 'image1' in getattr(dls.train, 'items', {}):
         splits = [_pair_items(dl) for dl in (dls.train, dls.valid)]
         names = pd.Index(pd.unique(np.concatenate([s[0] + s[1] for s in splits])))
-        items = [list(zip(zip(torch.from_numpy(names.get_indexer(a)), torch.from_numpy(names.get_indexer(b))),
-                          torch.from_numpy(np.asarray(same, dtype=np.float32)))) for a, b, same in splits]
+        data = [IndexedTensors(torch.from_numpy(names.get_indexer(a)), torch.from_numpy(names.get_indexer(b)),
+                               torch.from_numpy(np.asarray(same, dtype=np.float32))) for a, b, same in splits]
         bs = dls.train.dataset.bs if isinstance(dls.train, PairBatchDL) else dls.bs
     else:
         frames = [dl.items for dl in (dls.train, dls.valid)]
         names = pd.Index([p for df in frames for p in df.image])
         vocab = {a: i for i, a in enumerate(dls.vocab)}
         ids = torch.arange(len(names)).split([len(df) for df in frames])
-        items = [list(zip(i, torch.tensor(df.artist.map(vocab).to_numpy()))) for i, df in zip(ids, frames)]
+        data = [IndexedTensors(i, torch.tensor(df.artist.map(vocab).to_numpy())) for i, df in zip(ids, frames)]
         bs = dls.bs
-    loaders = [TfmdDL(it, bs=bs, shuffle=k == 0, drop_last=k == 0, **kwargs) for k, it in enumerate(items)]
+        if not isinstance(dls.train.shuffle_fn, MethodType): kwargs['shuffle_fn'] = dls.train.shuffle_fn   # works per artist
+    loaders = [FeatureDL(d, bs=bs if k == 0 else max(bs, 1024), shuffle=k == 0, drop_last=k == 0, **kwargs)
+               for k, d in enumerate(data)]
     return DataLoaders(*loaders, path=dls.path), [Path(dls.path)/p for p in names]
 
 def head_learner(learn:Learner, views:int=1, cache=None, num_workers:int=0, **kwargs) -> Learner:

@@ -33,31 +33,34 @@ class WorkImages(Dataset):
 
 # %% ../nbs/06_scoring.ipynb #c0e099e1
 class Embeddings:
-    "Per-image outputs: body `features`, artist `probs` (classifier only), `index` of each path, `errors` by path."
-    def __init__(self, paths, features, probs, errors):
-        self.paths, self.features, self.probs, self.errors = list(paths), features, probs, errors
+    "Per-image outputs: body `features`, artist `probs` (classifier), `embeddings` (embedding model), `index` of each path, `errors` by path."
+    def __init__(self, paths, features, probs, errors, embeddings=None):
+        self.paths, self.features, self.probs, self.errors, self.embeddings = list(paths), features, probs, errors, embeddings
         self.index = {p: i for i, p in enumerate(self.paths)}
 
 @torch.no_grad()
 def embed_images(model, paths, bs:int=64, num_workers:int=0, augment:bool=False) -> Embeddings:
-    "Run `model`'s body (and classifier head) once on each of `paths` (cropped as in training if `augment`)."
+    "Run `model`'s body (and head) once on each of `paths` (cropped as in training if `augment`; also mirrored if the config says `tta`)."
     paths = list(dict.fromkeys(str(p) for p in paths))
     cfg = model.config
     dl = DataLoader(WorkImages(paths, cfg['size'], cfg['stats'], augment), batch_size=bs, num_workers=num_workers)
     device = next(model.parameters()).device
     model.eval()
-    features, logits, errors = [], [], {}
+    features, outputs, errors = [], [], {}
     for b, (x, err) in enumerate(progress_bar(dl, leave=False)):
-        f = model.body(x.to(device))
+        x = x.to(device)
+        f = (model.body(x) + model.body(x.flip(-1))) / 2 if cfg.get('tta') else model.body(x)
         features.append(f.float().cpu())
-        if cfg['approach'] == 'classifier': logits.append(model.head(f).float().cpu())
+        if cfg['approach'] != 'siamese': outputs.append(model.head(f).float().cpu())
         errors.update({paths[b * bs + k]: e for k, e in enumerate(err) if e})
-    if logits: probs = artist_probs(torch.cat(logits), cfg['head'])
-    else: probs = torch.zeros(0, len(cfg['artists'])) if cfg['approach'] == 'classifier' else None
-    return Embeddings(paths, torch.cat(features) if features else torch.zeros(0, cfg['n_features']), probs, errors)
+    features = torch.cat(features) if features else torch.zeros(0, cfg['n_features'])
+    if cfg['approach'] == 'siamese': return Embeddings(paths, features, None, errors)
+    outputs = torch.cat(outputs) if outputs else torch.zeros(0, len(cfg['artists'] or []))
+    if cfg['approach'] == 'embedding': return Embeddings(paths, features, None, errors, embeddings=outputs)
+    return Embeddings(paths, features, artist_probs(outputs, cfg['head']), errors)
 
 # %% ../nbs/06_scoring.ipynb #a367cfe9
-SCORE_METHODS = {'siamese': ['siamese'], 'classifier': ['softmax_dot', 'argmax', 'cosine']}
+SCORE_METHODS = {'siamese': ['siamese'], 'classifier': ['softmax_dot', 'argmax', 'cosine'], 'embedding': ['cosine']}
 
 def check_method(model, method:str|None) -> str:
     "`method`, or the default of `model`'s approach, checked against what that approach can do."
@@ -85,22 +88,26 @@ class PairScorer:
     "Scores of pairs of the images in `emb` by `method`, from per-image vectors computed once."
     def __init__(self, model, emb:Embeddings, method:str|None=None):
         self.method, self.n = check_method(model, method), len(emb.paths)
+        self.calibration = model.config.get('calibration', {}).get(self.method)   # P(same) = sigmoid(a * score + b)
         head = copy.deepcopy(model.head).cpu().float().eval() if self.method == 'siamese' else None   # features are on the CPU
         with torch.no_grad():
             if self.method == 'siamese' and model.config['head'] == 'concat':
                 self.left, self.right, self.w, self.c = concat_projections(head, emb.features)
             elif self.method == 'siamese': self.head, self.features = head, emb.features
             elif self.method == 'argmax': self.labels = emb.probs.argmax(1)
-            else: self.vectors = emb.probs if self.method == 'softmax_dot' else F.normalize(emb.features, dim=1)
+            elif self.method == 'softmax_dot': self.vectors = emb.probs
+            else: self.vectors = F.normalize(emb.features if emb.embeddings is None else emb.embeddings, dim=1)
     @property
     def dense_fill(self) -> float|None:
         "Share of a block's pairs above which scoring the whole block is faster than the pairs alone (None: never)."
         return 1/64 if hasattr(self, 'vectors') else 1/2 if hasattr(self, 'left') else None
-    def _out(self, x): return torch.sigmoid(x) if self.method == 'siamese' else x
+    def _out(self, x):
+        if self.method == 'siamese': return torch.sigmoid(x)
+        return torch.sigmoid(self.calibration[0] * x + self.calibration[1]) if self.calibration else x
     @torch.no_grad()
     def pairs(self, a:torch.Tensor, b:torch.Tensor) -> torch.Tensor:
         "Scores of the pairs (`a[k]`, `b[k]`)."
-        if hasattr(self, 'vectors'): return (self.vectors[a] * self.vectors[b]).sum(1)
+        if hasattr(self, 'vectors'): return self._out((self.vectors[a] * self.vectors[b]).sum(1))
         if hasattr(self, 'labels'): return (self.labels[a] == self.labels[b]).float()
         if hasattr(self, 'head'): return self._out(self.head(self.features[a], self.features[b]))
         h = self.left[a]
@@ -108,7 +115,7 @@ class PairScorer:
     @torch.no_grad()
     def block(self, rows:slice, cols:slice) -> torch.Tensor:
         "Scores of every pair (row image, column image), as a matrix."
-        if hasattr(self, 'vectors'): return self.vectors[rows] @ self.vectors[cols].T
+        if hasattr(self, 'vectors'): return self._out(self.vectors[rows] @ self.vectors[cols].T)
         right = self.right[cols]
         return self._out(torch.cat([torch.matmul((self.left[rows][r:r + 8, None] + right).relu_(), self.w)
                                     for r in range(0, rows.stop - rows.start, 8)]) + self.c)

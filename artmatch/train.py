@@ -9,22 +9,23 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from fastai.vision.all import (Callback, CSVLogger, CancelBatchException, CancelEpochException, CancelFitException, L,
-    risinstance, set_seed)
+    TrackerCallback, risinstance, set_seed)
 from .data import ArtmatchError, sample_path
 from .pairs import prepare
 from .blocks import pair_dls, artist_dls
 from .models import WeightsUnavailable
-from .learner import siamese_learner, classifier_learner
+from .learner import siamese_learner, classifier_learner, embedding_learner
 from .features import head_learner
 from .export import save_model, load_model, write_json
-from .evaluate import evaluate_model
+from .evaluate import evaluate_model, embed_pairs, calibrate
 from .images import replacing
 from artmatch.distributed import (rank0_first, rank0_only, rank0_value, distributed_ctx, mixed_precision, is_main_process,
     world_size)
 
 # %% auto #0
-__all__ = ['LEARNERS', 'QUICK_PARTNERS', 'RUN_FILE', 'CHECKPOINT', 'HistoryLogger', 'write_model_card', 'Checkpoint',
-           'Interrupted', 'train', 'resume']
+__all__ = ['LEARNERS', 'MONITOR', 'PER_ARTIST', 'PATIENCE', 'DEFAULT_LR', 'QUICK_PARTNERS', 'RUN_FILE', 'CHECKPOINT',
+           'HistoryLogger', 'KeepBest', 'suggest_lr', 'write_model_card', 'Checkpoint', 'Interrupted', 'train',
+           'resume']
 
 # %% ../nbs/09_train.ipynb #f7819a5b
 class HistoryLogger(CSVLogger):
@@ -44,8 +45,38 @@ class HistoryLogger(CSVLogger):
     def after_fit(self):
         if self.active: super().after_fit()
 
-LEARNERS = {'siamese': siamese_learner, 'classifier': classifier_learner}
+LEARNERS = {'siamese': siamese_learner, 'classifier': classifier_learner, 'embedding': embedding_learner}
+MONITOR = {'siamese': 'roc_auc', 'classifier': 'pair_auc', 'embedding': 'pair_auc'}   # the validation pair AUC each reports
+PER_ARTIST = 4      # works of one artist next to each other in an embedding batch: pairs to learn from in every batch
+PATIENCE = 10       # head-stage epochs without a better validation pair AUC before it stops
+DEFAULT_LR = 1e-3   # when lr_find's curve is too short to read
 QUICK_PARTNERS = 6  # the bundled sample's pairs per work when `train` prepares it: minutes, not an hour, on 2 CPU cores
+
+class KeepBest(TrackerCallback):
+    "Stop after `patience` epochs without a better `monitor` and end the fit with the weights of the best epoch."
+    order = TrackerCallback.order + 1     # after `Checkpoint` saved the epoch
+    def __init__(self, monitor:str, patience:int=PATIENCE):
+        super().__init__(monitor=monitor, comp=np.greater)
+        self.patience = patience
+    def _unwrapped(self): return getattr(self.model, 'module', self.model)   # without DDP's wrapper in distributed runs
+    def before_fit(self):
+        self.state, self.wait = None, 0
+        super().before_fit()
+    def after_epoch(self):
+        super().after_epoch()
+        if self.new_best: self.state, self.wait = {k: v.detach().clone() for k, v in self._unwrapped().state_dict().items()}, 0
+        else:
+            self.wait += 1
+            if self.wait >= self.patience: raise CancelFitException
+    def after_fit(self):
+        if self.run and self.state is not None: self._unwrapped().load_state_dict(self.state)
+        super().after_fit()
+
+def suggest_lr(learn) -> float:
+    "lr_find's valley over 100 steps, or `DEFAULT_LR` where the curve is too short or flat to read."
+    found = learn.lr_find(num_it=100, show_plot=True).valley
+    if len(learn.recorder.losses) < 20 or not np.isfinite(found): return DEFAULT_LR
+    return float(found)
 
 def _check_run_folder(out:Path) -> None:
     "Refuse to write into a non-empty folder that is not an earlier, finished artmatch run."
@@ -128,10 +159,10 @@ def _load_checkpoint(checkpoint:dict, model, learn) -> None:
     learn.create_opt()
     learn.opt.load_state_dict({'state': checkpoint['optimizer']['state'], 'hypers': L(checkpoint['optimizer']['hypers'])})
 
-def _stages(learn, first, frozen:bool, lr:float, freeze_epochs:int, epochs:int) -> list:
-    "(name, learner, epochs, learning rate, fit_one_cycle options) of each stage: fastai's `fine_tune`, or one cycle from scratch."
-    if not frozen: return [('all', learn, epochs, lr, {})]
-    return [('head', first, freeze_epochs, lr, dict(pct_start=0.99)),
+def _stages(learn, first, frozen:bool, lr:float, freeze_epochs:int, epochs:int, monitor:str) -> list:
+    "(name, learner, epochs, learning rate, callbacks) of each stage: the head to its best epoch, then the body; or all from scratch."
+    if not frozen: return [('all', learn, max(epochs, 1), lr, {})]
+    return [('head', first, freeze_epochs, lr, dict(cbs=[KeepBest(monitor)])),
             ('body', learn, epochs, slice(lr / 200, lr / 2), dict(pct_start=0.3, div=5.0))]
 
 def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
@@ -142,11 +173,12 @@ def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
     progress = checkpoint['progress'] if checkpoint else None
     set_seed(seed, reproducible=True)
     loader_args = {} if run['num_workers'] is None else {'num_workers': run['num_workers']}
-    dls = (pair_dls(data, size, bs, naive, **loader_args) if run['approach'] == 'siamese'
-           else artist_dls(data, size, bs, seed, **loader_args))
+    if run['approach'] == 'siamese': dls = pair_dls(data, size, bs, naive, **loader_args)
+    else: dls = artist_dls(data, size, bs, seed, PER_ARTIST if run['approach'] == 'embedding' else None, **loader_args)
     log = lambda: [HistoryLogger('history.csv')]   # in the learners' path, the run folder
     learn, note = _learner(run['approach'], dls, run['arch'], run['head'], run['pretrained'], run['weights'],
-                           run['scratch_if_unavailable'], cbs=log(), path=out)
+                           run['scratch_if_unavailable'], pooling=run['pooling'], cbs=log(), path=out)
+    learn.model.config['tta'] = run['tta']
     frozen = any(not p.requires_grad for p in learn.model.body.parameters())
     first = rank0_first(head_learner, learn, views, num_workers=run['num_workers'] or 0, cbs=log()) if frozen and not naive else learn
     mixed_precision(learn)
@@ -154,30 +186,34 @@ def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
     lr = run.get('lr_found', run['lr'])
     if lr == 'auto':
         def find_lr():
-            found = float(first.lr_find(num_it=min(100, max(10, 2 * len(first.dls.train)))).valley)
+            found = suggest_lr(first)
             plt.gcf().savefig(out/'lr_find.png', dpi=80); plt.close('all')
             write_json({**run, 'lr_found': found}, out/RUN_FILE)
             return found
         lr = rank0_only(find_lr)
     lr = float(lr)
-    stages = _stages(learn, first, frozen, lr, run['freeze_epochs'], run['epochs'])
+    stages = _stages(learn, first, frozen, lr, run['freeze_epochs'], run['epochs'], MONITOR[run['approach']])
     names = [s[0] for s in stages]
     start = names.index(progress['stage']) if progress else 0
     for k, (stage, l, n_epochs, stage_lr, options) in enumerate(stages):
+        options = dict(options)
+        cbs = options.pop('cbs', [])
         if stage == 'body': learn.unfreeze()
         if k < start or not n_epochs: continue
         at = (progress['epoch'], progress['batch']) if progress and k == start else (0, 0)
         if at != (0, 0): _load_checkpoint(checkpoint, learn.model, l)
         for logger in l.cbs.filter(risinstance(HistoryLogger)): logger.skip_to = at[0]
         saver = Checkpoint(out, stage, learn.model, at)
-        with distributed_ctx(l): l.fit_one_cycle(n_epochs, stage_lr, cbs=[saver], **options)
+        with distributed_ctx(l): l.fit_one_cycle(n_epochs, stage_lr, cbs=[saver, *cbs], **options)
         if saver.stopped: raise Interrupted(f"stopped in the {stage} stage at {saver.stopped}; checkpoint saved; "
                                             f"continue with: artmatch train --resume {out}")
     return rank0_only(_finish, out, learn.model, data, run, frozen, lr, note)
 
 def _finish(out:Path, model, data:Path, run:dict, frozen:bool, lr:float, note:str|None) -> pd.DataFrame:
-    "Choose thresholds on validation pairs, save the model folder and its card, drop the checkpoint."
-    metrics = evaluate_model(model, data, split='valid')
+    "Calibrate scores and choose thresholds on validation pairs, save the model folder and its card, drop the checkpoint."
+    emb = embed_pairs(model, data, 'valid')
+    if model.config['approach'] == 'embedding': model.config['calibration'] = calibrate(model, emb, data)
+    metrics = evaluate_model(model, data, split='valid', emb=emb)
     training = {k: run[k] for k in ('epochs', 'bs', 'seed', 'views', 'naive')}
     model.config.update(thresholds={m: float(t) for m, t in metrics.threshold.items()}, data=str(data.resolve()),
                         training=dict(training, freeze_epochs=run['freeze_epochs'] if frozen else 0, lr=lr),
@@ -191,12 +227,13 @@ class Interrupted(ArtmatchError):
     "Training was stopped with Ctrl-C; its checkpoint is saved."
 
 def train(approach:str, data=None, out='runs/model', arch:str='alexnet', head:str|None=None, pretrained:bool=True,
-          weights=None, size:int=224, bs:int=64, epochs:int=3, freeze_epochs:int=1, lr='auto', seed:int=0,
-          scratch_if_unavailable:bool=False, num_workers:int|None=None, views:int=1, naive:bool=False) -> pd.DataFrame:
-    "Train a `siamese` or `classifier` model on the prepared folder `data` (default: the bundled sample) into `out`."
+          weights=None, size:int=224, bs:int=64, epochs:int=0, freeze_epochs:int=50, lr='auto', seed:int=0,
+          scratch_if_unavailable:bool=False, num_workers:int|None=None, views:int=1, naive:bool=False, pooling:str='style',
+          tta:bool=False) -> pd.DataFrame:
+    "Train a `siamese`, `classifier` or `embedding` model on the prepared folder `data` (default: the bundled sample) into `out`."
     run = {k: str(v) if isinstance(v, Path) else v for k, v in locals().items() if k != 'out'}
-    if approach not in LEARNERS: raise ArtmatchError(f"approach {approach!r}: use 'siamese' or 'classifier'")
-    for name, v, lo in [('--size', size, 16), ('--bs', bs, 2), ('--epochs', epochs, 1), ('--freeze-epochs', freeze_epochs, 0)]:
+    if approach not in LEARNERS: raise ArtmatchError(f"approach {approach!r}: use one of {', '.join(LEARNERS)}")
+    for name, v, lo in [('--size', size, 16), ('--bs', bs, 2), ('--epochs', epochs, 0), ('--freeze-epochs', freeze_epochs, 0)]:
         if v < lo: raise ArtmatchError(f"{name} {v}: give at least {lo}")
     if views < 1: raise ArtmatchError(f"--views {views}: give at least 1 (the centred crop)")
     if lr != 'auto' and not float(lr) > 0: raise ArtmatchError(f"--lr {lr}: give a positive learning rate or 'auto'")

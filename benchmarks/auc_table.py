@@ -1,79 +1,132 @@
-"""Test ROC AUC of every artmatch approach on the shared WikiArt set, on a work split and on an artist split.
+"""Test ROC AUC of every artmatch approach, with its defaults, against frozen-feature baselines, on a work split and an artist split.
 
-    python benchmarks/auc_table.py                      # full settings: ../shared data and ImageNet weights, several hours on 2 CPU cores
-    python benchmarks/auc_table.py --quick              # a tiny run that only checks the script works
+    python benchmarks/auc_table.py           # ../shared's WikiArt works and EfficientNet-Lite2 weights: about 70 minutes on 2 CPU cores
+    python benchmarks/auc_table.py --quick   # a tiny run that only checks the script works
 
-Trains, with the library's `train`, a Siamese model with the reference project's concat head and with the symmetric
-head, and an artist classifier (scored by argmax, softmax dot and embedding cosine), all over `squeezenet1_0` from the
-shared ImageNet weights; on the work split also the Siamese and the classifier from scratch. Prints one table of test
-ROC AUC and writes it, with every run's metrics, to OUT/auc_table.md and OUT/results.json.
+For each split the shared set is prepared with `prepare`'s defaults (256 px, 36 partners, natural ratio in validation and
+test), then every approach is trained with `train`'s defaults (224-pixel crops, ImageNet weights, body frozen, head trained
+to its best validation epoch on cached features) and scored on the test pairs by `evaluate_model`. The baselines use no
+training of artmatch's: the frozen backbone's features compared by cosine, and a logistic regression over the training
+artists on those features, whose probabilities are compared by dot product (softmax-dot), both for the backbone's final
+features and for its style features (every stage's mean and spread, artmatch's default body). Each row has its training
+minutes and a bootstrap 95 % interval over test artists. Every model of a split reads the frozen body's features from the
+prepared folder's feature cache, computed once (for the baselines); a row's minutes are the rest of its `train` call, and
+the table says how long the cache took. Writes OUT/auc_table.md and OUT/results.json.
 """
 import argparse, json, platform, time, warnings
 from pathlib import Path
-import pandas as pd, torch
-from artmatch.pairs import prepare
+import numpy as np, pandas as pd, torch
+import sklearn.metrics as skm
+from sklearn.linear_model import LogisticRegression
+from artmatch.pairs import prepare, read_prepared
 from artmatch.train import train
 from artmatch.export import load_model
 from artmatch.evaluate import evaluate_model
+from artmatch.models import build_model
+from artmatch.features import cached_features
 
 ROOT = Path(__file__).resolve().parents[1]
 
-def runs(weights:Path, with_scratch:bool):
-    "(name, approach, head, weights or None) of each model to train."
-    yield 'Siamese, concat head (seed)', 'siamese', 'concat', weights
-    yield 'Siamese, symmetric head', 'siamese', 'symmetric', weights
-    yield 'classifier', 'classifier', 'softmax', weights
-    if with_scratch:
-        yield 'Siamese, concat head, from scratch', 'siamese', 'concat', None
-        yield 'classifier, from scratch', 'classifier', 'softmax', None
+def trained_rows(split:str):
+    "(row name, approach, head, other `train` options) of each model to train."
+    yield 'embedding (default)', 'embedding', None, {}
+    yield 'classifier', 'classifier', 'softmax', {}
+    yield 'Siamese, symmetric head', 'siamese', 'symmetric', {}
+    if split == 'work': yield "Siamese, concat head (the reference project's)", 'siamese', 'concat', {}
+
+def bootstrap_auc(pairs:pd.DataFrame, artist:dict, scores, reps:int=200, seed:int=0) -> tuple[float, float]:
+    "95 % interval of ROC AUC when the test artists are drawn again with replacement (a pair counts once per draw of each side's artist)."
+    rng = np.random.default_rng(seed)
+    a1, a2 = pairs.image1.map(artist).to_numpy(), pairs.image2.map(artist).to_numpy()
+    artists = np.unique(np.concatenate([a1, a2]))
+    scores, same = np.asarray(scores, dtype=float), pairs.same.to_numpy()
+    aucs = []
+    for _ in range(reps):
+        counts = pd.Series(rng.choice(artists, len(artists))).value_counts()
+        w = counts.reindex(a1, fill_value=0).to_numpy() * np.where(same == 1, 1, counts.reindex(a2, fill_value=0).to_numpy())
+        ok = (w > 0) & np.isfinite(scores)
+        if len(np.unique(same[ok])) == 2: aucs.append(skm.roc_auc_score(same[ok], scores[ok], sample_weight=w[ok]))
+    return tuple(np.percentile(aucs, [2.5, 97.5]))
+
+def frozen_baselines(data:Path, arch:str, weights:Path, size:int, n_final:int):
+    "(row name, test pair scores) of the frozen backbone's features: cosine and logistic-regression softmax-dot, final and style."
+    works, pairs = read_prepared(data)
+    model = build_model('siamese', arch, weights=weights)        # only its body is used
+    model.config['size'] = size
+    features = dict(zip(works.image, cached_features(model, [data/p for p in works.image], data/'features')[:, 0]))
+    test = pairs[pairs.split == 'test']
+    train_works = works[works.split == 'train']
+    for kind, cols in [('final', slice(-n_final, None)), ('style', slice(None))]:
+        x = torch.stack([features[p] for p in works.image])[:, cols]
+        x = (x - x.mean(0)) / (x.std(0) + 1e-6)
+        by_image = dict(zip(works.image, x))
+        a, b = torch.stack([by_image[p] for p in test.image1]), torch.stack([by_image[p] for p in test.image2])
+        yield f'frozen {kind} features, cosine', torch.nn.functional.cosine_similarity(a, b).numpy()
+        lr = LogisticRegression(C=0.1, max_iter=300).fit(torch.stack([by_image[p] for p in train_works.image]).numpy(), train_works.artist)
+        probs = dict(zip(works.image, torch.tensor(lr.predict_proba(x.numpy()))))
+        pa, pb = torch.stack([probs[p] for p in test.image1]), torch.stack([probs[p] for p in test.image2])
+        yield f'frozen {kind} features + logistic regression, softmax-dot', (pa * pb).sum(1).numpy()
 
 def markdown(df:pd.DataFrame) -> str:
     "A markdown table of `df`, index first."
     head = ['', *df.columns]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-    lines += ['| ' + ' | '.join([str(i), *('' if pd.isna(v) else f'{v:.3f}' for v in r)]) + ' |' for i, r in df.iterrows()]
+    lines += ['| ' + ' | '.join([str(i), *('' if pd.isna(v) else str(v) for v in r)]) + ' |' for i, r in df.iterrows()]
     return '\n'.join(lines)
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data', type=Path, default=ROOT.parent/'shared/data/artworks')
-    p.add_argument('--weights', type=Path, default=ROOT.parent/'shared/weights/squeezenet1_0_imagenet.pth')
-    p.add_argument('--arch', default='squeezenet1_0')
+    p.add_argument('--weights', type=Path, default=ROOT.parent/'shared/weights/efficientnet_lite2_imagenet.pth')
+    p.add_argument('--arch', default='tf_efficientnet_lite2')
     p.add_argument('--out', type=Path, default=ROOT/'benchmarks/results')
-    p.add_argument('--size', type=int, default=224)
-    p.add_argument('--epochs', type=int, default=2)
-    p.add_argument('--lr', default='2e-3', help="learning rate, or 'auto' for lr_find's (slower)")
-    p.add_argument('--eval-neg-ratio', type=float, default=10,
-                   help='different pairs kept per same pair in validation and test (ROC AUC does not depend on it)')
-    p.add_argument('--freeze-epochs', type=int, default=1)
-    p.add_argument('--artists', type=int, default=None, help='use only this many artists')
-    p.add_argument('--partners', type=int, default=36, help='pairs per work when preparing')
-    p.add_argument('--quick', action='store_true', help='tiny settings: 14 artists, 64 px, 1 epoch')
+    p.add_argument('--splits', default='work,artist')
+    p.add_argument('--prepared', type=Path, default=None,
+                   help='a folder whose SPLIT/ sub-folders were prepared from --data before (their feature caches are reused); default: OUT/data-SPLIT')
+    p.add_argument('--quick', action='store_true', help='tiny settings: 14 artists, 64 px, squeezenet1_0')
     a = p.parse_args()
-    if a.quick: a.artists, a.size, a.epochs, a.freeze_epochs = 14, 64, 1, 1
+    size, artists = (64, 14) if a.quick else (224, None)
+    if a.quick: a.arch, a.weights = 'squeezenet1_0', a.weights.with_name('squeezenet1_0_imagenet.pth')
     warnings.simplefilter('ignore')
     a.out.mkdir(parents=True, exist_ok=True)
-    results, rows = {}, {}
-    for split in ('work', 'artist'):
-        data = a.out/f'data-{split}'
-        prepare(a.data, data, artists=a.artists, split_by=split, size=max(a.size * 256 // 224, 64),
-                partners=a.partners, eval_neg_ratio=a.eval_neg_ratio, seed=0)
-        for name, approach, head, weights in runs(a.weights, with_scratch=split == 'work'):
-            run = a.out/f'run-{split}-{approach}-{head}-{"imagenet" if weights else "scratch"}'
+    n_final = build_model('siamese', a.arch, pretrained=False, pooling='final').config['n_features']
+    results, rows, cache_minutes = {}, {}, {}
+    for split in a.splits.split(','):
+        data = a.prepared/split if a.prepared else a.out/f'data-{split}'
+        prepare(a.data, data, artists=artists, split_by=split, size=size * 256 // 224, seed=0)
+        works, pairs = read_prepared(data)
+        test, artist = pairs[pairs.split == 'test'], dict(zip(works.image, works.artist))
+        def add(name, scores, minutes):
+            lo, hi = bootstrap_auc(test, artist, scores)
+            auc = skm.roc_auc_score(test.same, scores)
+            rows.setdefault(name, {})[f'{split} split'] = f'{auc:.3f} ({lo:.3f}-{hi:.3f})'
+            rows[name][f'{split}: minutes'] = minutes
+            results[f'{split}/{name}'] = dict(roc_auc=auc, ci95=[lo, hi], minutes=minutes)
+            print(f'{split} split, {name}: AUC {auc:.3f} ({lo:.3f}-{hi:.3f}), {minutes} min', flush=True)
+        start = time.time()
+        for name, scores in frozen_baselines(data, a.arch, a.weights, size, n_final): add(name, scores, '')
+        cache_minutes[split] = round((time.time() - start) / 60, 1)
+        print(f'frozen features of every work, and the baselines: {cache_minutes[split]} min', flush=True)
+        for name, approach, head, options in trained_rows(split):
+            run = a.out/f"run-{split}-{approach}-{head}{'-tta' if options else ''}"
             start = time.time()
-            train(approach, data, run, arch=a.arch, head=head, pretrained=weights is not None, weights=weights,
-                  size=a.size, epochs=a.epochs, freeze_epochs=a.freeze_epochs, lr=a.lr)
-            test = evaluate_model(load_model(run), data, 'test', out=run/'eval')
-            results[f'{split}/{run.name}'] = dict(minutes=round((time.time() - start) / 60, 1), **test.to_dict(orient='index'))
-            for method, auc in test.roc_auc.items():
-                label = name if approach == 'siamese' else f'{name}: {method}'
-                rows.setdefault(label, {})[f'{split} split'] = round(auc, 3)
-            print(f'{split} split, {name}: ' + ', '.join(f'{m} AUC {v:.3f}' for m, v in test.roc_auc.items()), flush=True)
+            train(approach, data, run, arch=a.arch, head=head, weights=a.weights, size=size, **options)
+            minutes = round((time.time() - start) / 60, 1)
+            evaluate_model(load_model(run), data, 'test', out=run/'eval')
+            scored = pd.read_csv(run/'eval/test_scores.csv')
+            for method in [c for c in scored.columns if c not in test.columns]:
+                add(name if approach != 'classifier' else f'{name}: {method}', scored[method].to_numpy(), minutes)
+            write_table(a, rows, results, cache_minutes, size)
+    write_table(a, rows, results, cache_minutes, size)
+
+def write_table(a, rows:dict, results:dict, cache_minutes:dict, size:int) -> None:
+    "Print and write the table of the rows so far."
     table = pd.DataFrame.from_dict(rows, orient='index')
-    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, CPU"
-    text = (f"Test ROC AUC, {a.arch} from {a.weights.name} unless 'from scratch'; {a.epochs} epochs "
-            f"(+{a.freeze_epochs} frozen), lr {a.lr}, {a.size} px, {a.partners} partners per work, {a.eval_neg_ratio:g} different per same pair in "
-            f"validation and test; machine: {machine}\n\n" + markdown(table) + '\n')
+    machine = f"{platform.machine()}, {torch.get_num_threads()} torch threads, no GPU"
+    text = (f"Test ROC AUC (bootstrap 95 % interval over test artists) and training minutes, {a.arch} from {a.weights.name}, "
+            f"{size} px crops, `train`'s defaults; machine: {machine}. Frozen features of every work, computed once per split "
+            f"and shared by every row through the feature cache: {cache_minutes} minutes; a row's minutes are the rest of its "
+            f"`train` call (head stage, thresholds on validation pairs, saving).\n\n" + markdown(table) + '\n')
     print(text)
     (a.out/'auc_table.md').write_text(text)
     (a.out/'results.json').write_text(json.dumps(results, indent=2, default=float))

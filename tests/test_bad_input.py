@@ -142,7 +142,7 @@ def test_bad_input_to_model_commands(tmp_path, capsys, siamese_run, prepared):
     fails_clearly(capsys, ['score', siamese_run, prepared/'pairs.csv', '--out', prepared/'pairs.csv'], 'overwrite the input')
     fails_clearly(capsys, ['train', 'siamese', tmp_path, '--out', tmp_path/'r'], 'not a prepared folder')
     fails_clearly(capsys, ['train', 'siamese', prepared, '--arch', 'nonet', '--out', tmp_path/'r2'], "unknown architecture 'nonet'")
-    fails_clearly(capsys, ['train', 'siamese', prepared, '--epochs', '0', '--out', tmp_path/'r3'], '--epochs 0')
+    fails_clearly(capsys, ['train', 'siamese', prepared, '--epochs', '-1', '--out', tmp_path/'r3'], '--epochs -1')
 
 def test_debug_shows_traceback(tmp_path):
     from artmatch.data import ArtmatchError

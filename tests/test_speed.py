@@ -18,7 +18,8 @@ def grads(model, *inputs, target):
 def test_deduplicated_gradients_equal_naive(prepared):
     "A batch of distinct images with pair indices gives the gradients of the same pairs fed one image per side."
     torch.manual_seed(0)
-    model = SiameseModel(create_backbone('squeezenet1_0', pretrained=False).body, PairHead(512)).train()
+    bb = create_backbone('squeezenet1_0', pretrained=False)        # style features: batch statistics of every stage
+    model = SiameseModel(bb.body, PairHead(bb.n_features)).train()
     x, ia, ib, y = pair_dls(prepared, size=48, bs=16, num_workers=0).train.one_batch()
     assert len(x) < 2 * len(ia)                      # the batch really shares images
     dedup = grads(model, x, ia, ib, target=y)

@@ -1,0 +1,59 @@
+"Each approach learns from real ImageNet features of the sample: its first loss is near chance, and a short training beats chance and the frozen features."
+import json, math
+import pandas as pd, pytest, torch
+from artmatch.blocks import pair_dls, artist_dls
+from artmatch.learner import siamese_learner, classifier_learner, embedding_learner, MetricLoss
+from artmatch.features import head_learner
+from artmatch.export import predict_pair
+from artmatch.train import train, PER_ARTIST
+from conftest import SQUEEZENET
+
+pytestmark = pytest.mark.skipif(not SQUEEZENET.exists(), reason='../shared/weights is not here')
+APPROACHES = ['siamese', 'classifier', 'embedding']
+
+def frozen_learner(approach, data):
+    "A learner of `approach` over ImageNet SqueezeNet on 64-pixel crops of the prepared sample, body frozen."
+    if approach == 'siamese': return siamese_learner(pair_dls(data, size=64, bs=32, num_workers=0), 'squeezenet1_0', weights=SQUEEZENET)
+    dls = artist_dls(data, size=64, bs=32, per_artist=PER_ARTIST if approach == 'embedding' else None, num_workers=0)
+    make = classifier_learner if approach == 'classifier' else embedding_learner
+    return make(dls, 'squeezenet1_0', weights=SQUEEZENET)
+
+@pytest.mark.parametrize('approach', APPROACHES)
+def test_first_loss_is_near_chance(approach, prepared):
+    learn = head_learner(frozen_learner(approach, prepared))
+    learn.model.train()
+    x, y = learn.dls.train.one_batch()
+    loss = float(learn.loss_func(learn.model(x), y))
+    if approach == 'siamese': chance = math.log(2)                      # P(same) = 1/2
+    elif approach == 'classifier': chance = math.log(len(learn.model.config['artists']))   # 1/artists each
+    else: chance = float(MetricLoss()(torch.randn(len(y), 512), y))        # random embeddings
+    assert loss < 1.5 * chance, (loss, chance)
+
+@pytest.fixture(scope='module')
+def trained(prepared, tmp_path_factory):
+    "Each approach trained with `train`'s defaults (head stage on cached features) on the sample, from ImageNet SqueezeNet."
+    runs = {}
+    for approach in APPROACHES:
+        runs[approach] = tmp_path_factory.mktemp('learned')/approach
+        train(approach, prepared, runs[approach], arch='squeezenet1_0', weights=SQUEEZENET, size=64, bs=32, num_workers=0)
+    return runs
+
+def test_training_beats_chance_and_frozen_features(trained):
+    "Validation pair ROC AUC of each approach's default score, against chance and against the frozen features' cosine."
+    valid = {a: json.loads((run/'metrics.json').read_text())['valid'] for a, run in trained.items()}
+    frozen = valid['classifier']['cosine']['roc_auc']        # the classifier's cosine compares the frozen body's features
+    aucs = {'siamese': valid['siamese']['siamese']['roc_auc'], 'classifier': valid['classifier']['softmax_dot']['roc_auc'],
+            'embedding': valid['embedding']['cosine']['roc_auc']}
+    assert frozen > 0.6, frozen                               # real ImageNet features already know something
+    for approach, auc in aucs.items(): assert auc > 0.7 and auc >= frozen - 0.02, (approach, auc, frozen)
+
+def test_classifier_learns_the_artists(trained):
+    history = pd.read_csv(trained['classifier']/'history.csv')
+    assert history.accuracy.max() > 3 / 8, history.accuracy.max()       # 8 artists: chance is 1/8
+
+@pytest.mark.parametrize('approach', ['classifier', 'embedding'])
+def test_predict_says_same_for_two_training_works_of_one_artist(approach, trained, prepared):
+    works = pd.read_csv(prepared/'works.csv')
+    hokusai = works[(works.split == 'train') & (works.artist == 'Katsushika Hokusai')].image
+    result = predict_pair(trained[approach], prepared/hokusai.iloc[0], prepared/hokusai.iloc[1])
+    assert result['same_artist'], result
