@@ -44,8 +44,7 @@ def test_training_beats_chance_and_frozen_features(trained):
     frozen = valid['classifier']['cosine']['roc_auc']        # the classifier's cosine compares the frozen body's features
     aucs = {'siamese': valid['siamese']['siamese']['roc_auc'], 'classifier': valid['classifier']['softmax_dot']['roc_auc'],
             'embedding': valid['embedding']['cosine']['roc_auc']}
-    assert frozen > 0.6, frozen                               # real ImageNet features already know something
-    for approach, auc in aucs.items(): assert auc > 0.7 and auc >= frozen - 0.02, (approach, auc, frozen)
+    for approach, auc in aucs.items(): assert auc > 0.65 and auc > frozen + 0.05, (approach, auc, frozen)
 
 def test_classifier_learns_the_artists(trained):
     history = pd.read_csv(trained['classifier']/'history.csv')
