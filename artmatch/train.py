@@ -72,9 +72,9 @@ class KeepBest(TrackerCallback):
         if self.run and self.state is not None: self._unwrapped().load_state_dict(self.state)
         super().after_fit()
 
-def suggest_lr(learn) -> float:
-    "lr_find's valley over 100 steps, or `DEFAULT_LR` where the curve is too short or flat to read."
-    found = learn.lr_find(num_it=100, show_plot=True).valley
+def suggest_lr(learn, num_it:int=100) -> float:
+    "lr_find's valley over `num_it` steps, or `DEFAULT_LR` where the curve is too short or flat to read."
+    found = learn.lr_find(num_it=num_it, show_plot=True).valley
     if len(learn.recorder.losses) < 20 or not np.isfinite(found): return DEFAULT_LR
     return float(found)
 
@@ -186,7 +186,7 @@ def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
     lr = run.get('lr_found', run['lr'])
     if lr == 'auto':
         def find_lr():
-            found = suggest_lr(first)
+            found = suggest_lr(first, 100 if first is not learn else 20)   # cached features: steps cost nothing
             plt.gcf().savefig(out/'lr_find.png', dpi=80); plt.close('all')
             write_json({**run, 'lr_found': found}, out/RUN_FILE)
             return found
