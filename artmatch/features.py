@@ -50,13 +50,13 @@ def cached_features(model, paths, folder, views:int=1, bs:int=64, num_workers:in
     if path.exists():
         with safe_open(str(path), 'pt') as f: known, features = json.loads(f.metadata()['stamps']), f.get_tensor('features')
     index = {s: i for i, s in enumerate(known)}
-    new = [p for p, s in zip(paths, stamps) if s not in index]
+    new = {s: p for p, s in zip(paths, stamps) if s not in index}
     if new:
-        embs = [embed_images(model, new, bs, num_workers, augment=view > 0) for view in range(views)]
+        embs = [embed_images(model, list(new.values()), bs, num_workers, augment=view > 0) for view in range(views)]
         if embs[0].errors: raise ArtmatchError(f"cannot compute features: {next(iter(embs[0].errors.values()))}")
         added = torch.stack([e.features for e in embs], dim=1)
         features = added if features is None else torch.cat([features, added])
-        known += [s for p, s in zip(paths, stamps) if s not in index]
+        known += list(new)
         index = {s: i for i, s in enumerate(known)}
         path.parent.mkdir(parents=True, exist_ok=True)
         with replacing(path) as part: save_file({'features': features.contiguous()}, str(part), metadata={'stamps': json.dumps(known)})
