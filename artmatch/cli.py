@@ -13,9 +13,6 @@ from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 import typer
-from .data import ArtmatchError
-from . import pairs as _pairs, train as _train, export as _export, evaluate as _evaluate
-from .distributed import is_main_process
 
 # %% ../nbs/10_cli.ipynb #fd779c58
 app = typer.Typer(help="artmatch: are these two artworks by the same artist?", no_args_is_help=True,
@@ -40,7 +37,13 @@ class Pooling(str, Enum):
     style = 'style'
     final = 'final'
 
-def _table(df) -> None: typer.echo(df.round(4).to_string())
+def _table(df) -> None:
+    "Print `df` with 4 decimals; counts stay integers."
+    typer.echo(df.map(lambda v: f"{v:.4f}" if isinstance(v, float) else v).to_string())
+
+def _metrics_table(metrics) -> None:
+    "Print a metrics frame (one row per scoring method) with the methods as columns."
+    _table(metrics.astype(object).T)
 
 # %% ../nbs/10_cli.ipynb #e4647751
 @app.command('prepare')
@@ -65,7 +68,8 @@ def prepare_cmd(
     workers:Optional[int]=typer.Option(None, help="Processes for resizing (default: all cores)."),
 ):
     "Read a collection, choose artists, resize the images once, split and pair the works."
-    summary = _pairs.prepare(source, out, artists, min_works, max_works, styles, both_splits, size, partners, neg_ratio,
+    from artmatch.pairs import prepare
+    summary = prepare(source, out, artists, min_works, max_works, styles, both_splits, size, partners, neg_ratio,
                              eval_neg_ratio, split_by.value, valid_pct, test_pct, seed, image_col, artist_col, workers)
     _table(summary)
     typer.echo(f"prepared {out}: works.csv, pairs.csv, images/ (skipped: {out/'skipped.csv'})")
@@ -95,6 +99,9 @@ def train_cmd(
     naive:bool=typer.Option(False, '--naive', help="Train the plain way (both images of every pair through the body at every step, no feature cache): the speed benchmark's baseline."),
 ):
     "Train a model (lr_find, fit_one_cycle frozen then unfrozen), choose thresholds on validation pairs, save it. Ctrl-C saves a checkpoint."
+    from artmatch.data import ArtmatchError
+    from artmatch import train as _train
+    from artmatch.distributed import is_main_process
     if resume is not None:
         if approach is not None or data is not None: raise ArtmatchError("--resume takes the run's own settings; give no APPROACH or DATA with it")
         metrics, out = _train.resume(resume), resume
@@ -102,8 +109,8 @@ def train_cmd(
     else: metrics = _train.train(approach.value, data, out, arch, head, pretrained, weights, size, bs, epochs, freeze_epochs, lr,
                                  seed, fallback_scratch, workers, views, naive, pooling.value, tta)
     if not is_main_process(): return
-    typer.echo('validation pairs:')
-    _table(metrics.T)
+    typer.echo('validation pairs, at the thresholds chosen on them:')
+    _metrics_table(metrics)
     typer.echo(f"saved {out}: model.safetensors, config.json, metrics.json, MODEL_CARD.md")
 
 # %% ../nbs/10_cli.ipynb #584fa07f
@@ -115,11 +122,15 @@ def evaluate_cmd(
     bs:int=typer.Option(64, help="Batch size for embedding images."),
 ):
     "Score the test pairs: ROC AUC, average precision, and decisions at thresholds chosen on validation pairs; plots in RUN/eval."
-    model = _export.load_model(run)
+    from artmatch.data import ArtmatchError
+    from artmatch.export import load_model
+    from artmatch.evaluate import evaluate_model
+    model = load_model(run)
     data = data or model.config.get('data')
     if data is None: raise ArtmatchError(f"{run}: the model does not say which data it was trained on; give DATA")
-    results = _evaluate.evaluate_model(model, data, split, out=run/'eval', bs=bs)
-    _table(results.T)
+    results = evaluate_model(model, data, split, out=run/'eval', bs=bs)
+    typer.echo(f"{split} pairs of {data}, at the thresholds chosen on validation pairs:")
+    _metrics_table(results)
     typer.echo(f"wrote {run/'eval'}: metrics.json, {split}_scores.csv, curves_*.png, confident_*.png")
 
 @app.command('predict')
@@ -130,7 +141,8 @@ def predict_cmd(
     method:Optional[str]=typer.Option(None, help="Scoring method (classifier: softmax_dot, argmax, cosine; embedding: cosine)."),
 ):
     "Say whether two artworks are by the same artist."
-    r = _export.predict_pair(run, image_a, image_b, method)
+    from artmatch.export import predict_pair
+    r = predict_pair(run, image_a, image_b, method)
     typer.echo(f"{r['method']} score: {r['score']:.4f} (threshold {r['threshold']:.4f}): "
                f"{'same artist' if r['same_artist'] else 'different artists'}")
     if 'artist_a' in r:
@@ -146,10 +158,12 @@ def score_cmd(
     bs:int=typer.Option(64, help="Batch size for embedding images."),
 ):
     "Score every pair of a CSV (or every pair of images in a folder), embedding each image once; writes Kaggle's submission format when the CSV has an index."
+    from artmatch.data import ArtmatchError
+    from artmatch.export import score_csv, score_folder
     if pairs_csv is None:
         if images is None: raise ArtmatchError("give a PAIRS_CSV, or --images FOLDER to score every pair of its images")
-        n_scored, n_bad = _export.score_folder(run, images, out, method, bs)
-    else: n_scored, n_bad = _export.score_csv(run, pairs_csv, out, images, method, bs)
+        n_scored, n_bad = score_folder(run, images, out, method, bs)
+    else: n_scored, n_bad = score_csv(run, pairs_csv, out, images, method, bs)
     typer.echo(f"scored {n_scored} pairs into {out}" + (f"; {n_bad} not scored, see {out.with_name(out.stem + '_skipped.csv')}" if n_bad else ''))
 
 # %% ../nbs/10_cli.ipynb #0c7f162a
@@ -162,13 +176,11 @@ def main(args:Optional[List[str]]=None) -> None:
     try: app(args=args)
     except SystemExit as e:
         if e.code not in (0, None): raise
-    except _train.Interrupted as e:
-        print(f"artmatch: interrupted: {e}", file=sys.stderr)
-        raise SystemExit(130)
-    except ArtmatchError as e:
-        if _debug['on']: raise
-        print(f"artmatch: error: {e}", file=sys.stderr)
-        raise SystemExit(1)
     except KeyboardInterrupt:
         print("artmatch: interrupted", file=sys.stderr)
         raise SystemExit(130)
+    except Exception as e:
+        from artmatch.data import ArtmatchError   # here, not at the top: `--help` loads no library
+        if _debug['on'] or not isinstance(e, ArtmatchError): raise
+        print(f"artmatch: {e.kind}: {e}", file=sys.stderr)
+        raise SystemExit(e.exit_code)

@@ -16,6 +16,7 @@ __all__ = ['IMAGE_SUFFIXES', 'METADATA_COLUMNS', 'IMAGE_COLUMNS', 'KAGGLE_TABLES
 # %% ../nbs/00_data.ipynb #003a1a7d
 class ArtmatchError(ValueError):
     "A problem with the user's input, told in one line: what is wrong, where, and what to do."
+    kind, exit_code = 'error', 1     # how the command line reports it: `artmatch: error: ...`, exit status 1
 
 # %% ../nbs/00_data.ipynb #b787c1e5
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.gif', '.bmp', '.tif', '.tiff', '.webp'}

@@ -225,6 +225,7 @@ def _finish(out:Path, model, data:Path, run:dict, frozen:bool, lr:float, note:st
 
 class Interrupted(ArtmatchError):
     "Training was stopped with Ctrl-C; its checkpoint is saved."
+    kind, exit_code = 'interrupted', 130
 
 def train(approach:str, data=None, out='runs/model', arch:str='alexnet', head:str|None=None, pretrained:bool=True,
           weights=None, size:int=224, bs:int=64, epochs:int=0, freeze_epochs:int=50, lr='auto', seed:int=0,
