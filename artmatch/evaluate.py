@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 from fastai.vision.all import PILImage
 from .data import ArtmatchError
 from .pairs import read_prepared, write_csv
+from .images import replacing
 from .blocks import ArtPair, ArtCrop
 from sklearn.linear_model import LogisticRegression
 from .scoring import embed_images, score_embedded, SCORE_METHODS
@@ -109,21 +110,22 @@ def evaluate_model(model, data, split:str='test', methods:list[str]|None=None, o
     if emb is None: emb = embed_images(model, v1 + v2 + t1 + t2, bs)
     known = set(works.artist[works.split == 'train'])
     test_artists = works.artist[works.split == split]
-    rows, scored = {}, test.copy()
+    rows, scored = {}, []
     if out is not None: out = Path(out); out.mkdir(parents=True, exist_ok=True)
     for method in methods:
         s = score_embedded(model, emb, t1, t2, method)
         threshold = choose_threshold(valid.same, score_embedded(model, emb, v1, v2, method)) if len(valid) \
                     else thresholds.get(method, 0.5)
         rows[method] = dict(pair_metrics(test.same, s, threshold), known_artists=float(test_artists.isin(known).mean()))
-        scored[method] = s
+        scored.append(test.assign(method=method, score=s))   # one `score` column, as `artmatch score` writes
         if out is not None:
             for name, fig in [(f'curves_{method}.png', plot_curves(test.same, s, f'{method}, {split} pairs')),
                               (f'confident_{method}.png', plot_confident_pairs(t1, t2, test.same, s, threshold))]:
-                fig.savefig(out/name, dpi=80); plt.close(fig)
+                with replacing(out/name) as part: fig.savefig(part, format='png', dpi=80)
+                plt.close(fig)
     if out is not None:
         write_json(rows, out/'metrics.json')
-        write_csv(scored, out/f'{split}_scores.csv')
+        write_csv(pd.concat(scored), out/f'{split}_scores.csv')
     return pd.DataFrame.from_dict(rows, orient='index')
 
 # %% ../nbs/08_evaluate.ipynb #36198936

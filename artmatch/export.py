@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_export.ipynb #3d0cb045
 from __future__ import annotations
-import json, math
+import json, math, warnings
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -92,11 +92,15 @@ def load_model(path) -> torch.nn.Module:
     if model.config['n_features'] != config['n_features']:
         raise ArtmatchError(f"{path}: config.json says {config['n_features']} features, {config['arch']} gives {model.config['n_features']}")
     model.config = config
+    if config.get('weights_source', '').startswith('none ('):   # every use of a scratch model says so, as its card does
+        warnings.warn(f"{path}: {config['weights_source'][6:-1]}; its scores are weak")
     return model.eval()
 
 # %% ../nbs/07_export.ipynb #a06d254c
 def predict_pair(model, image_a, image_b, method:str|None=None) -> dict:
     "Score of (`image_a`, `image_b`) being by the same artist, the decision, and each work's likely artist (classifier)."
+    for image in (image_a, image_b):    # before the model loads: a typo is told at once
+        if not Path(image).expanduser().is_file(): raise ArtmatchError(f"{image}: no such image file; give the path of an artwork image")
     if isinstance(model, (str, Path)): model = load_model(model)
     method = check_method(model, method)
     emb = embed_images(model, [image_a, image_b])

@@ -4,8 +4,11 @@
 
 # %% ../nbs/09_train.ipynb #619a2c87
 from __future__ import annotations
-import json, signal, threading, warnings
+import json, signal, sys, threading, warnings
+from contextlib import contextmanager
 from pathlib import Path
+from unittest.mock import patch
+import fastprogress.fastprogress as fastprogress
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from fastai.vision.all import (Callback, CSVLogger, CancelBatchException, CancelEpochException, CancelFitException, L,
@@ -24,8 +27,8 @@ from artmatch.distributed import (rank0_first, rank0_only, rank0_value, distribu
 
 # %% auto #0
 __all__ = ['LEARNERS', 'MONITOR', 'PER_ARTIST', 'PATIENCE', 'DEFAULT_LR', 'QUICK_PARTNERS', 'RUN_FILE', 'CHECKPOINT',
-           'HistoryLogger', 'KeepBest', 'suggest_lr', 'write_model_card', 'Checkpoint', 'Interrupted', 'train',
-           'resume']
+           'STAGE_NAMES', 'HistoryLogger', 'KeepBest', 'suggest_lr', 'write_model_card', 'say', 'bars_on_terminal_only',
+           'Checkpoint', 'Interrupted', 'train', 'resume']
 
 # %% ../nbs/09_train.ipynb #f7819a5b
 class HistoryLogger(CSVLogger):
@@ -63,6 +66,7 @@ class KeepBest(TrackerCallback):
         self.state, self.wait = None, 0
         super().before_fit()
     def after_epoch(self):
+        if not self.recorder.values[-1]: return     # an epoch a resumed run skipped: nothing measured (the best is counted from the resume)
         super().after_epoch()
         if self.new_best: self.state, self.wait = {k: v.detach().clone() for k, v in self._unwrapped().state_dict().items()}, 0
         else:
@@ -74,7 +78,10 @@ class KeepBest(TrackerCallback):
 
 def suggest_lr(learn, num_it:int=100) -> float:
     "lr_find's valley over `num_it` steps, or `DEFAULT_LR` where the curve is too short or flat to read."
+    models = learn.path/learn.model_dir
+    made = not models.exists()
     found = learn.lr_find(num_it=num_it, show_plot=True).valley
+    if made and models.is_dir() and not any(models.iterdir()): models.rmdir()   # lr_find's scratch folder, left empty
     if len(learn.recorder.losses) < 20 or not np.isfinite(found): return DEFAULT_LR
     return float(found)
 
@@ -106,10 +113,28 @@ def write_model_card(out:Path, config:dict, metrics:pd.DataFrame, note:str|None)
     if config['artists']: lines.append(f"- artists ({len(config['artists'])}): {', '.join(config['artists'])}")
     if note: lines += ['', f"**WARNING: {note}**"]
     lines += ['', '## Validation metrics', '', '```', metrics.T.round(4).to_string(), '```']
-    (out/'MODEL_CARD.md').write_text('\n'.join(lines) + '\n')
+    with replacing(out/'MODEL_CARD.md') as part: part.write_text('\n'.join(lines) + '\n')
 
 # %% ../nbs/09_train.ipynb #3da675d7
 RUN_FILE, CHECKPOINT = 'run.json', 'checkpoint.pt'
+STAGE_NAMES = {'head': "head stage: up to {n} epochs on cached features, body frozen, lr {lr:.2e}; ends on its best epoch",
+               'body': "body stage: {n} epochs with the body unfrozen, lr up to {lr:.2e}",
+               'all': "training the whole model from scratch: {n} epochs, lr {lr:.2e}"}
+
+def say(message:str) -> None:
+    "Print one line about what training is doing now (main process only)."
+    if is_main_process(): print(message, flush=True)
+
+def _quiet_init(self, gen, total=None, display=True, leave=True, parent=None, master=None, txt_len=60):
+    "`ConsoleProgressBar.__init__` without the character it prints to probe the terminal's encoding."
+    self.cols, self.length, self.max_len, self.prefix = fastprogress.MAX_COLS, fastprogress.MAX_COLS - txt_len, 0, ''
+    fastprogress.ProgressBar.__init__(self, gen, total, display, leave, parent, master)
+
+@contextmanager
+def bars_on_terminal_only():
+    "Progress bars only where standard output is a terminal: a log file gets fastai's table, one line per epoch, and no bars."
+    if sys.stdout.isatty(): yield; return
+    with patch.object(fastprogress, 'NO_BAR', True), patch.object(fastprogress.ConsoleProgressBar, '__init__', _quiet_init): yield
 
 def _plain(o):
     "`o` with fastcore lists and numpy numbers made plain Python, so `torch.load(weights_only=True)` reads it."
@@ -178,16 +203,25 @@ def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
     log = lambda: [HistoryLogger('history.csv')]   # in the learners' path, the run folder
     learn, note = _learner(run['approach'], dls, run['arch'], run['head'], run['pretrained'], run['weights'],
                            run['scratch_if_unavailable'], pooling=run['pooling'], cbs=log(), path=out)
+    if note and run['pretrained']:   # record what this run really does, so run.json, config and a resume agree
+        run.update(pretrained=False, weights=None, freeze_epochs=0, scratch_note=note)
+        rank0_only(write_json, run, out/RUN_FILE)
+    note = note or run.get('scratch_note')   # a resumed run that fell back keeps saying so
     learn.model.config['tta'] = run['tta']
     frozen = any(not p.requires_grad for p in learn.model.body.parameters())
+    if frozen and not naive: say(f"caching the frozen body's features of every image ({data/'features'})")
     first = rank0_first(head_learner, learn, views, num_workers=run['num_workers'] or 0, cbs=log()) if frozen and not naive else learn
     mixed_precision(learn)
     if first is not learn: mixed_precision(first)
     lr = run.get('lr_found', run['lr'])
     if lr == 'auto':
         def find_lr():
-            found = suggest_lr(first, 100 if first is not learn else 20)   # cached features: steps cost nothing
-            plt.gcf().savefig(out/'lr_find.png', dpi=80); plt.close('all')
+            steps = 100 if first is not learn else 20   # cached features: steps cost nothing
+            say(f"finding a learning rate (lr_find, {steps} steps)")
+            found = suggest_lr(first, steps)
+            with replacing(out/'lr_find.png') as part: plt.gcf().savefig(part, format='png', dpi=80)
+            plt.close('all')
+            say(f"learning rate: {found:.2e} (plot: {out/'lr_find.png'})")
             write_json({**run, 'lr_found': found}, out/RUN_FILE)
             return found
         lr = rank0_only(find_lr)
@@ -204,6 +238,7 @@ def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
         if at != (0, 0): _load_checkpoint(checkpoint, learn.model, l)
         for logger in l.cbs.filter(risinstance(HistoryLogger)): logger.skip_to = at[0]
         saver = Checkpoint(out, stage, learn.model, at)
+        say(STAGE_NAMES[stage].format(n=n_epochs, lr=stage_lr if isinstance(stage_lr, float) else stage_lr.stop))
         with distributed_ctx(l): l.fit_one_cycle(n_epochs, stage_lr, cbs=[saver, *cbs], **options)
         if saver.stopped: raise Interrupted(f"stopped in the {stage} stage at {saver.stopped}; checkpoint saved; "
                                             f"continue with: artmatch train --resume {out}")
@@ -211,6 +246,7 @@ def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
 
 def _finish(out:Path, model, data:Path, run:dict, frozen:bool, lr:float, note:str|None) -> pd.DataFrame:
     "Calibrate scores and choose thresholds on validation pairs, save the model folder and its card, drop the checkpoint."
+    say("choosing thresholds on the validation pairs")
     emb = embed_pairs(model, data, 'valid')
     if model.config['approach'] == 'embedding': model.config['calibration'] = calibrate(model, emb, data)
     metrics = evaluate_model(model, data, split='valid', emb=emb)
@@ -227,6 +263,7 @@ class Interrupted(ArtmatchError):
     "Training was stopped with Ctrl-C; its checkpoint is saved."
     kind, exit_code = 'interrupted', 130
 
+@bars_on_terminal_only()
 def train(approach:str, data=None, out='runs/model', arch:str='alexnet', head:str|None=None, pretrained:bool=True,
           weights=None, size:int=224, bs:int=64, epochs:int=0, freeze_epochs:int=50, lr='auto', seed:int=0,
           scratch_if_unavailable:bool=False, num_workers:int|None=None, views:int=1, naive:bool=False, pooling:str='style',
@@ -243,12 +280,15 @@ def train(approach:str, data=None, out='runs/model', arch:str='alexnet', head:st
         _check_run_folder(out)
         out.mkdir(parents=True, exist_ok=True)
         (out/'history.csv').unlink(missing_ok=True)
-        if data is None: prepare(sample_path(), out/'data', partners=QUICK_PARTNERS)
+        if data is None:
+            say(f"preparing the bundled sample into {out/'data'}")
+            prepare(sample_path(), out/'data', partners=QUICK_PARTNERS)
         run['data'] = str((out/'data' if data is None else Path(data).expanduser()).resolve())
         write_json(run, out/RUN_FILE)
     rank0_only(start)
     return _run(out, json.loads((out/RUN_FILE).read_text()))
 
+@bars_on_terminal_only()
 def resume(out) -> pd.DataFrame:
     "Continue the interrupted run in the folder `out` from its last checkpoint, with the same settings and schedule."
     out = Path(out).expanduser()

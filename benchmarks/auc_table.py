@@ -114,8 +114,8 @@ def main():
             minutes = round((time.time() - start) / 60, 1)
             evaluate_model(load_model(run), data, 'test', out=run/'eval')
             scored = pd.read_csv(run/'eval/test_scores.csv')
-            for method in [c for c in scored.columns if c not in test.columns]:
-                add(name if approach != 'classifier' else f'{name}: {method}', scored[method].to_numpy(), minutes)
+            for method, by_method in scored.groupby('method', sort=False):
+                add(name if approach != 'classifier' else f'{name}: {method}', by_method.score.to_numpy(), minutes)
             write_table(a, rows, results, cache_minutes, size)
     write_table(a, rows, results, cache_minutes, size)
 
