@@ -13,7 +13,8 @@ from fastprogress.fastprogress import progress_bar
 from .data import ArtmatchError, sample_path
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'MAX_ASPECT', 'replacing', 'open_image', 'resize_shorter', 'resize_image', 'cache_name', 'resize_works']
+__all__ = ['MAX_PIXELS', 'MAX_ASPECT', 'replacing', 'open_image', 'resize_shorter', 'resize_image', 'thumbnail', 'phash',
+           'cache_name', 'resize_works']
 
 # %% ../nbs/01_images.ipynb #3a9bfa67
 @contextlib.contextmanager
@@ -91,6 +92,23 @@ def resize_image(src, dest, size:int=256) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     with replacing(dest) as part: im.save(part, 'JPEG', quality=90)
 
+# %% ../nbs/01_images.ipynb #4f1d2c7a
+def thumbnail(path, size:int=16, mode:str='RGB') -> tuple[np.ndarray, float]:
+    "`path` squeezed to `size`x`size` pixels in `mode` as a float array (JPEGs decoded cheaply in draft mode), and its width/height."
+    with Image.open(path) as im:
+        aspect = im.width / im.height
+        if im.format == 'JPEG': im.draft(mode, (size, size))
+        return np.asarray(im.convert(mode).resize((size, size), Image.Resampling.BOX), dtype=np.float64), aspect
+
+_k = np.arange(32)
+_DCT = np.sqrt(2 / 32) * np.cos(np.pi * (2 * _k[None, :] + 1) * _k[:, None] / 64)   # orthonormal DCT-II, rows = frequencies
+_DCT[0] /= np.sqrt(2)
+
+def phash(gray:np.ndarray) -> int:
+    "64-bit perceptual hash of a 32x32 grayscale thumbnail: which of its 8x8 lowest DCT frequencies lie above their median."
+    d = (_DCT @ gray @ _DCT.T)[:8, :8].round(6).ravel()    # rounded: a uniform image has no AC energy, not float noise
+    return int(np.packbits(d > np.median(d)).view('>u8')[0])
+
 # %% ../nbs/01_images.ipynb #de41f92a
 def _slug(s:str) -> str: return re.sub(r'[^a-z0-9]+', '-', s.lower()).strip('-')[:60] or 'x'
 
@@ -99,24 +117,28 @@ def cache_name(source:str, artist:str) -> str:
     digest = hashlib.sha1(source.encode('utf-8', 'surrogateescape')).hexdigest()[:10]
     return f'images/{_slug(artist)}/{_slug(Path(source).stem)}-{digest}.jpg'
 
-def _resize_job(job) -> str|None:
+def _resize_job(job) -> tuple[str|None, int]:
+    "(why `src` was skipped or None, the `phash` of its resized copy)"
     src, dest, size = job
-    try: resize_image(src, dest, size)
-    except ArtmatchError as e: return str(e)
-    except Exception as e: return f"{src}: unexpected {type(e).__name__} ({e})"
+    try:
+        resize_image(src, dest, size)
+        return None, phash(thumbnail(dest, 32, 'L')[0])
+    except ArtmatchError as e: return str(e), 0
+    except Exception as e: return f"{src}: unexpected {type(e).__name__} ({e})", 0
 
 def resize_works(works:pd.DataFrame, out, size:int=256, n_workers:int|None=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Resize every work into `out/images`; return (works written, with `image` relative to `out` and `source`; skipped)."
+    "Resize every work into `out/images`; return (works written, with `image` relative to `out`, `source` and `phash`; skipped)."
     out = Path(out)
     names = [cache_name(s, a) for s, a in zip(works.image, works.artist)]
     jobs = [(s, out/n, size) for s, n in zip(works.image, names)]
     n_workers = n_workers or os.cpu_count() or 1
-    if n_workers == 1 or len(jobs) < 8: errors = [_resize_job(j) for j in progress_bar(jobs, leave=False)]
+    if n_workers == 1 or len(jobs) < 8: done = [_resize_job(j) for j in progress_bar(jobs, leave=False)]
     else:
         with ProcessPoolExecutor(n_workers) as pool:
-            errors = list(progress_bar(pool.map(_resize_job, jobs, chunksize=8), total=len(jobs), leave=False))
+            done = list(progress_bar(pool.map(_resize_job, jobs, chunksize=8), total=len(jobs), leave=False))
+    errors, hashes = [e for e, _ in done], np.array([h for _, h in done], dtype=np.uint64)
     failed = np.array([e is not None for e in errors], dtype=bool)
     skipped = pd.DataFrame({'image': works.image[failed], 'artist': works.artist[failed],
                             'reason': [e for e in errors if e is not None]}).reset_index(drop=True)
-    kept = works[~failed].assign(source=works.image[~failed], image=np.array(names, dtype=object)[~failed])
+    kept = works[~failed].assign(source=works.image[~failed], image=np.array(names, dtype=object)[~failed], phash=hashes[~failed])
     return kept.reset_index(drop=True), skipped

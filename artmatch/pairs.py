@@ -7,11 +7,14 @@ from __future__ import annotations
 import json, os, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from .data import ArtmatchError, read_collection, choose_artists, sample_path
-from .images import resize_works, replacing
+from .images import resize_works, replacing, thumbnail
 
 # %% auto #0
-__all__ = ['SPLITS', 'split_works', 'make_pairs', 'pair_summary', 'write_csv', 'prepare', 'read_prepared']
+__all__ = ['SPLITS', 'DUP_BITS', 'DUP_DIFF', 'DUP_DETAIL', 'DUP_ASPECT', 'split_works', 'make_pairs', 'pair_summary',
+           'find_duplicates', 'settle_duplicates', 'write_csv', 'prepare', 'read_prepared']
 
 # %% ../nbs/02_pairs.ipynb #354b15e4
 SPLITS = ['train', 'valid', 'test']
@@ -21,8 +24,9 @@ def _labels(n:int, valid_pct:float, test_pct:float, rng) -> np.ndarray:
     labels = np.array(['test'] * n_test + ['valid'] * n_valid + ['train'] * (n - n_test - n_valid))
     return labels[rng.permutation(n)]
 
-def split_works(works:pd.DataFrame, split_by:str='work', valid_pct:float=0.15, test_pct:float=0.15, seed:int=0) -> pd.DataFrame:
-    "`works` with a `split` column (`train`/`valid`/`test`), split by `work` within each artist or by `artist`."
+def split_works(works:pd.DataFrame, split_by:str='work', valid_pct:float=0.15, test_pct:float=0.15, seed:int=0,
+                groups=None) -> pd.DataFrame:
+    "`works` with a `split` column (`train`/`valid`/`test`), split by `work` within each artist or by `artist`; equal `groups` together."
     if split_by not in ('work', 'artist'): raise ArtmatchError(f"--split-by {split_by!r}: use 'work' or 'artist'")
     for name, pct in [('--valid-pct', valid_pct), ('--test-pct', test_pct)]:
         if not 0 <= pct < 1: raise ArtmatchError(f"{name} {pct}: give a fraction between 0 and 1")
@@ -30,7 +34,10 @@ def split_works(works:pd.DataFrame, split_by:str='work', valid_pct:float=0.15, t
     rng = np.random.default_rng(seed)
     split = pd.Series('train', index=works.index, dtype=object)
     if split_by == 'work':
-        for _, idx in sorted(works.groupby('artist').groups.items()): split[idx] = _labels(len(idx), valid_pct, test_pct, rng)
+        key = pd.Series(works.index if groups is None else groups, index=works.index)
+        for _, idx in sorted(works.groupby('artist').groups.items()):
+            unit = pd.factorize(key[idx])[0]
+            split[idx] = _labels(unit.max() + 1, valid_pct, test_pct, rng)[unit]
     else:
         artists = sorted(works.artist.unique())
         split = works.artist.map(dict(zip(artists, _labels(len(artists), valid_pct, test_pct, rng))))
@@ -99,6 +106,53 @@ def pair_summary(works:pd.DataFrame, pairs:pd.DataFrame) -> pd.DataFrame:
                            pct_same=round(100 * same / len(p), 1) if len(p) else float('nan'))
     return pd.DataFrame.from_dict(rows, orient='index')
 
+# %% ../nbs/02_pairs.ipynb #6c0e9b17
+DUP_BITS = 12      # candidates: perceptual hashes at most this many of their 64 bits apart
+DUP_DIFF = 2.5     # copies: 16x16 colour thumbnails differ by at most this many levels (of 255) on average
+DUP_DETAIL = 8.0   # plain: a thumbnail whose gray levels vary less than this (standard deviation) is matched only if identical
+DUP_ASPECT = 0.02  # copies: width/height ratios within 2 %
+
+def _popcount_bytes(x:np.ndarray) -> np.ndarray:
+    "Set bits of each `uint64` in `x`, its bytes unpacked."
+    return np.unpackbits(np.ascontiguousarray(x)[..., None].view(np.uint8), axis=-1).sum(-1, dtype=np.uint8)
+
+_popcount = getattr(np, 'bitwise_count', _popcount_bytes)   # numpy 2 counts bits itself, faster
+
+def _near_pairs(h:np.ndarray, max_bits:int, block:int=1 << 20) -> np.ndarray:
+    "Index pairs `(i, j)`, `i < j`, of the 64-bit hashes `h` at most `max_bits` bits apart, about `block` comparisons at a time."
+    h = np.asarray(h, dtype=np.uint64)
+    rows, found = max(1, block // max(len(h), 1)), [np.empty((0, 2), dtype=np.int64)]
+    for s in range(0, len(h), rows):
+        i, j = np.nonzero(_popcount(h[s:s+rows, None] ^ h[None, s:]) <= max_bits)
+        keep = j > i
+        found.append(np.stack([s + i[keep], s + j[keep]], 1))
+    return np.concatenate(found)
+
+def find_duplicates(works:pd.DataFrame, folder, max_bits:int=DUP_BITS, max_diff:float=DUP_DIFF,
+                    min_detail:float=DUP_DETAIL) -> pd.DataFrame:
+    "Groups of `works` (as `resize_works` wrote them into `folder`) that show one image: `group`, `image`, `artist`, `source`."
+    works = works.reset_index(drop=True)
+    near = _near_pairs(works.phash.to_numpy(np.uint64), max_bits)
+    looks = {k: thumbnail(Path(folder)/works.image[k]) for k in np.unique(near)}
+    def copies(i, j) -> bool:
+        (a, ra), (b, rb) = looks[i], looks[j]
+        diff = np.abs(a - b).mean()
+        plain = min(a.mean(-1).std(), b.mean(-1).std()) < min_detail
+        return abs(np.log(ra / rb)) <= DUP_ASPECT and (diff == 0 if plain else diff <= max_diff)
+    same = near[np.array([copies(i, j) for i, j in near], dtype=bool)] if len(near) else near
+    _, label = connected_components(coo_matrix((np.ones(len(same)), (same[:, 0], same[:, 1])), shape=(len(works),) * 2), directed=False)
+    member = np.flatnonzero(np.bincount(label)[label] > 1)
+    found = works.iloc[member].assign(group=pd.factorize(label[member])[0] + 1)
+    return found.sort_values('group', kind='stable')[['group', 'image', 'artist', 'source']].reset_index(drop=True)
+
+# %% ../nbs/02_pairs.ipynb #5d2f8a61
+def settle_duplicates(works:pd.DataFrame, dups:pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "`works` without the copies filed under another artist than their group's, and `dups` with `action` (`kept`/`dropped`)."
+    ranked = dups.assign(n=dups.artist.map(works.artist.value_counts())).sort_values(['group', 'n'], ascending=[True, False], kind='stable')
+    keeper = ranked.drop_duplicates('group').set_index('group').artist
+    dups = dups.assign(action=np.where(dups.artist.to_numpy() == dups.group.map(keeper).to_numpy(), 'kept', 'dropped'))
+    return works[~works.image.isin(dups.image[dups.action == 'dropped'])].reset_index(drop=True), dups
+
 # %% ../nbs/02_pairs.ipynb #1917a23a
 def _check_out(source:Path, out:Path) -> None:
     src, dst = source.resolve(), out.resolve()
@@ -125,16 +179,22 @@ def prepare(source, out, artists:int|None=None, min_works:int=2, max_works:int|N
     _check_out(source, out)
     chosen = choose_artists(collection, artists, min_works, max_works, styles, both_splits, seed)
     out.mkdir(parents=True, exist_ok=True)
-    (out/'prepare.json').write_text(json.dumps({'source': str(source.resolve()), **args}, indent=2))
+    with replacing(out/'prepare.json') as part: part.write_text(json.dumps({'source': str(source.resolve()), **args}, indent=2))
     works, skipped = resize_works(chosen, out, size, n_workers)
     if len(skipped): warnings.warn(f"skipped {len(skipped)} unreadable images; see {out/'skipped.csv'}")
-    works = choose_artists(works, min_works=min_works)
-    works = split_works(works, split_by, valid_pct, test_pct, seed)
+    works, dups = settle_duplicates(works, find_duplicates(works, out))
+    if len(dups): warnings.warn(f"found {dups.group.nunique()} groups of duplicate images ({len(dups)} images), each kept in one split; "
+                                f"{(dups.action == 'dropped').sum()} dropped as filed under a second artist; see {out/'duplicates.csv'}")
+    works = choose_artists(works, min_works=min_works).drop(columns='phash')
+    group_of = dict(zip(dups.image, dups.group))
+    groups = [group_of.get(image, image) for image in works.image]
+    works = split_works(works, split_by, valid_pct, test_pct, seed, groups)
     pairs = make_pairs(works, partners, neg_ratio, eval_neg_ratio, seed)
     cols = ['image', 'artist', 'split', 'source'] + [c for c in works.columns if c not in ('image', 'artist', 'split', 'source')]
     write_csv(works[cols], out/'works.csv')
     write_csv(pairs, out/'pairs.csv')
     write_csv(skipped, out/'skipped.csv')
+    write_csv(dups, out/'duplicates.csv')
     return pair_summary(works, pairs)
 
 # %% ../nbs/02_pairs.ipynb #b86fe0a2

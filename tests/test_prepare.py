@@ -78,3 +78,28 @@ def test_shared_artworks(tmp_path, form):
     works, _ = check_prepared(tmp_path/'out', 64)
     assert works.artist.nunique() == 6 and summary.artists.max() == 6
     if before is not None: assert tree_hashes(src) == before
+
+def test_duplicates_kept_in_one_split_and_listed(tmp_path):
+    "A re-encoded copy stays in its original's split; a resized copy under an artist with fewer works is dropped; plain canvases stay."
+    works = read_collection(sample_path())
+    rows = [(img, artist) for artist in works.artist.unique()[:4] for img in works.image[works.artist == artist][:4]]
+    (first, ann), (_, bob), (_, cy), (_, dee) = rows[0], rows.pop(4), rows[7], rows[11]   # Ann 4 works, Bob 3
+    src = tmp_path/'copies'; src.mkdir()
+    im = Image.open(first)
+    im.save(src/'reencoded.jpg', quality=30)
+    im.resize((im.width // 2, im.height // 2)).save(src/'resized.png')
+    Image.new('RGB', (96, 80), (235, 233, 225)).save(src/'plain1.png')   # two near-white monochromes, one level apart:
+    Image.new('RGB', (96, 80), (234, 232, 226)).save(src/'plain2.png')   # alike to a hash, yet two works
+    rows += [(src/'reencoded.jpg', ann), (src/'resized.png', bob), (src/'plain1.png', cy), (src/'plain2.png', dee)]
+    pd.DataFrame(rows, columns=['image', 'artist']).to_csv(tmp_path/'works.csv', index=False)
+    name = lambda p: Path(p).name
+    for seed in range(4):
+        with pytest.warns(UserWarning, match='found 1 groups of duplicate images'):
+            prepare(tmp_path/'works.csv', tmp_path/'out', size=64, partners=4, valid_pct=0.3, test_pct=0.3, seed=seed)
+        dups = pd.read_csv(tmp_path/'out/duplicates.csv')
+        assert dict(zip(dups.source.map(name), dups.action)) == {name(first): 'kept', 'reencoded.jpg': 'kept', 'resized.png': 'dropped'}
+        assert dups.group.nunique() == 1
+        works, _ = check_prepared(tmp_path/'out', 64)
+        split_of = dict(zip(works.source.map(name), works.split))
+        assert split_of[name(first)] == split_of['reencoded.jpg'] and 'resized.png' not in split_of
+        assert {'plain1.png', 'plain2.png'} <= set(split_of)
