@@ -193,6 +193,7 @@ def _threshold(model, method:str) -> float: return model.config.get('thresholds'
 def rank_artists(model, index:WorkIndex, queries:Embeddings, top:int=5, by:str='top3', method:str|None=None) -> pd.DataFrame:
     "The `top` artists of `index` for each image of the embedded `queries`, best first (the columns of `attribute` but `error`)."
     method = check_method(model, method)
+    if top < 1: raise ArtmatchError(f"--top {top}: give at least 1 artist to list")
     scores = _against(model, queries, index.vectors, method)
     artist, nearest = artist_scores(model, index, queries, scores, by, method)
     best = artist.topk(min(top, len(index.artists)), dim=1)
@@ -226,15 +227,19 @@ def attribute(model, index, images, top:int=5, by:str='top3', method:str|None=No
     "For each of `images`, the `top` artists of `index` (or its folder) ranked by score, with their nearest works and whether they clear the threshold."
     model, _ = _model(model)
     if not isinstance(index, WorkIndex): index = load_index(index, model)
+    method = check_method(model, method)
     queries, errors = _embed_readable(model, images, bs)
     ranking = _with_errors(rank_artists(model, index, queries, top, by, method), errors, _image_files(images))
-    return ranking.assign(match=ranking.match.astype('boolean').fillna(False).astype(bool))
+    ranking = ranking.assign(match=ranking.match.astype('boolean').fillna(False).astype(bool))
+    ranking.attrs.update(method=method, threshold=_threshold(model, method))
+    return ranking
 
 # %% ../nbs/13_attribute.ipynb #0262e560
 def nearest_works(model, index, images, top:int=5, method:str|None=None, bs:int=64) -> pd.DataFrame:
     "The `top` works of `index` nearest each of `images`, best first: image, rank, work, artist, the work's metadata, score, error."
     model, _ = _model(model)
     if not isinstance(index, WorkIndex): index = load_index(index, model)
+    if top < 1: raise ArtmatchError(f"--top {top}: give at least 1 work to list")
     queries, errors = _embed_readable(model, images, bs)
     best = _against(model, queries, index.vectors, check_method(model, method)).topk(min(top, len(index)), dim=1)
     works = index.works.drop(columns='stamp').rename(columns={'image': 'work'}).iloc[best.indices.flatten().numpy()]

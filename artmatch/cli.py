@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['app', 'SplitBy', 'Approach', 'Pooling', 'prepare_cmd', 'train_cmd', 'evaluate_cmd', 'predict_cmd', 'score_cmd',
-           'main']
+           'index_cmd', 'attribute_cmd', 'main']
 
 # %% ../nbs/10_cli.ipynb #f11d54a1
 import sys, warnings
@@ -136,11 +136,26 @@ def evaluate_cmd(
 @app.command('predict')
 def predict_cmd(
     run:Path=typer.Argument(..., help="Model folder written by `artmatch train`."),
-    image_a:Path=typer.Argument(..., help="First artwork image."),
-    image_b:Path=typer.Argument(..., help="Second artwork image."),
+    image_a:Path=typer.Argument(..., help="Artwork image (the first of the pair)."),
+    image_b:Optional[Path]=typer.Argument(None, help="Second artwork image; leave it out with --against or --artist."),
+    against:Optional[Path]=typer.Option(None, help="Folder of works by one artist: is IMAGE_A by that artist? One score from all of them, and each work's."),
+    artist:Optional[str]=typer.Option(None, help="An artist of --index: is IMAGE_A by this artist? Scored against the artist's indexed works."),
+    index:Optional[Path]=typer.Option(None, help="Index folder written by `artmatch index` with this model (with --artist)."),
     method:Optional[str]=typer.Option(None, help="Scoring method (classifier: softmax_dot, argmax, cosine; embedding: cosine)."),
 ):
-    "Say whether two artworks are by the same artist."
+    "Say whether two artworks are by the same artist, or whether an artwork is by the artist of a set of works."
+    from artmatch.data import ArtmatchError
+    if (image_b is not None) + (against is not None) + (artist is not None) != 1:
+        raise ArtmatchError("give IMAGE_B, or --against FOLDER, or --artist NAME --index INDEX: one of them")
+    if (artist is None) != (index is None): raise ArtmatchError("--artist and --index go together: an artist of an index made by `artmatch index`")
+    if image_b is None:
+        from artmatch.attribute import verify
+        r = verify(run, image_a, against or artist, index, method=method)
+        typer.echo(f"{r['method']} score: {r['score']:.4f} (threshold {r['threshold']:.4f}): "
+                   f"{'by' if r['same_artist'] else 'not by'} the artist of these {len(r['works'])} works")
+        _table(r['works'])
+        for error in r['errors'].values(): typer.echo(f"not compared: {error}")
+        return
     from artmatch.export import predict_pair
     r = predict_pair(run, image_a, image_b, method)
     typer.echo(f"{r['method']} score: {r['score']:.4f} (threshold {r['threshold']:.4f}): "
@@ -165,6 +180,53 @@ def score_cmd(
         n_scored, n_bad = score_folder(run, images, out, method, bs)
     else: n_scored, n_bad = score_csv(run, pairs_csv, out, images, method, bs)
     typer.echo(f"scored {n_scored} pairs into {out}" + (f"; {n_bad} not scored, see {out.with_name(out.stem + '_skipped.csv')}" if n_bad else ''))
+
+# %% ../nbs/10_cli.ipynb #a77r0001
+@app.command('index')
+def index_cmd(
+    run:Path=typer.Argument(..., help="Model folder written by `artmatch train`."),
+    collection:Path=typer.Argument(..., help="Collection: a folder of artist sub-folders, a CSV (image, artist), or Kaggle's Painter by Numbers folder."),
+    out:Path=typer.Option(..., help="Index folder to write, or to add the collection's new and changed works to."),
+    bs:int=typer.Option(64, help="Batch size for embedding images."),
+    image_col:Optional[str]=typer.Option(None, help="Image column of a CSV (default: image, filename, ...)."),
+    artist_col:str=typer.Option('artist', help="Artist column of a CSV."),
+):
+    "Embed every work of a collection once into an index for `attribute` and `predict --artist`; run again, it embeds only new or changed works."
+    from artmatch.attribute import build_index
+    counts = build_index(run, collection, out, bs, image_col=image_col, artist_col=artist_col)
+    typer.echo(f"indexed {counts['works']} works by {counts['artists']} artists into {out} ({counts['embedded']} embedded now)"
+               + (f"; {counts['skipped']} skipped, see {out/'skipped.csv'}" if counts['skipped'] else ''))
+
+def _print_ranking(ranking) -> None:
+    "Each image's ranked artists, and 'none of these' where no artist clears the threshold."
+    for image, rows in ranking.groupby('image', sort=False):
+        if rows.error.iloc[0]:
+            typer.echo(f"{rows.error.iloc[0]}; not attributed")
+            continue
+        typer.echo(image)
+        for r in rows.itertuples():
+            typer.echo(f"  {r.rank}. {r.artist}: {r.score:.4f}{'  match' if r.match else ''}   nearest: {r.nearest_work} ({r.nearest_score:.4f})")
+        if not rows.match.any(): typer.echo(f"  none of these: no artist clears the threshold {ranking.attrs['threshold']:.4f}")
+
+@app.command('attribute')
+def attribute_cmd(
+    run:Path=typer.Argument(..., help="Model folder written by `artmatch train`."),
+    images:List[Path]=typer.Argument(..., help="Artwork images to attribute (a folder: every image below it)."),
+    index:Path=typer.Option(..., help="Index folder written by `artmatch index` with this model."),
+    out:Optional[Path]=typer.Option(None, help="CSV to write: one row per image and ranked artist (image, rank, artist, score, match, nearest_work, nearest_score, error)."),
+    top:int=typer.Option(5, help="Artists to list per image."),
+    by:str=typer.Option('top3', help="An artist's score: max (its best work), topK (the mean of its K best works, e.g. top3), mean (all its works) or prototype (its mean vector)."),
+    method:Optional[str]=typer.Option(None, help="Scoring method (classifier: softmax_dot, argmax, cosine; embedding: cosine)."),
+    bs:int=typer.Option(64, help="Batch size for embedding images."),
+):
+    "Rank the artists of an index for each image, with each artist's nearest work; 'none of these' when no artist clears the model's threshold."
+    from artmatch.attribute import attribute
+    from artmatch.pairs import write_csv
+    ranking = attribute(run, index, images, top, by, method, bs)
+    _print_ranking(ranking)
+    if out is not None:
+        write_csv(ranking, out)
+        typer.echo(f"wrote {out}")
 
 # %% ../nbs/10_cli.ipynb #0c7f162a
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
