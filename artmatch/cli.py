@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['app', 'SplitBy', 'Approach', 'Pooling', 'prepare_cmd', 'train_cmd', 'evaluate_cmd', 'predict_cmd', 'score_cmd',
-           'index_cmd', 'attribute_cmd', 'main']
+           'index_cmd', 'attribute_cmd', 'app_cmd', 'main']
 
 # %% ../nbs/10_cli.ipynb #f11d54a1
 import sys, warnings
@@ -227,6 +227,18 @@ def attribute_cmd(
     if out is not None:
         write_csv(ranking, out)
         typer.echo(f"wrote {out}")
+
+# %% ../nbs/10_cli.ipynb #b8f4d2e3
+@app.command('app')
+def app_cmd(
+    run:Path=typer.Argument(..., help="Model folder written by `artmatch train`."),
+    index:Optional[Path]=typer.Option(None, help="Index folder written by `artmatch index` with this model: adds attribution of one work."),
+    host:str=typer.Option('127.0.0.1', help="Address to serve on (0.0.0.0: every network this machine is on)."),
+    port:Optional[int]=typer.Option(None, help="Port to serve on (default: the first free one from 7860)."),
+):
+    "Start a local web page: drop two works to see whether one artist made both; with --index, one work to see whose it may be."
+    from artmatch.app import serve
+    serve(run, index, host, port)
 
 # %% ../nbs/10_cli.ipynb #0c7f162a
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
