@@ -190,6 +190,8 @@ def prepare(source, out, artists:int|None=None, min_works:int=2, max_works:int|N
     groups = [group_of.get(image, image) for image in works.image]
     works = split_works(works, split_by, valid_pct, test_pct, seed, groups)
     pairs = make_pairs(works, partners, neg_ratio, eval_neg_ratio, seed)
+    group = {image: group_of.get(image, image) for image in works.image}
+    pairs = pairs[pairs.image1.map(group) != pairs.image2.map(group)].reset_index(drop=True)   # two copies of one work are no pair
     cols = ['image', 'artist', 'split', 'source'] + [c for c in works.columns if c not in ('image', 'artist', 'split', 'source')]
     write_csv(works[cols], out/'works.csv')
     write_csv(pairs, out/'pairs.csv')

@@ -99,7 +99,9 @@ def test_duplicates_kept_in_one_split_and_listed(tmp_path):
         dups = pd.read_csv(tmp_path/'out/duplicates.csv')
         assert dict(zip(dups.source.map(name), dups.action)) == {name(first): 'kept', 'reencoded.jpg': 'kept', 'resized.png': 'dropped'}
         assert dups.group.nunique() == 1
-        works, _ = check_prepared(tmp_path/'out', 64)
+        works, pairs = check_prepared(tmp_path/'out', 64)
         split_of = dict(zip(works.source.map(name), works.split))
         assert split_of[name(first)] == split_of['reencoded.jpg'] and 'resized.png' not in split_of
         assert {'plain1.png', 'plain2.png'} <= set(split_of)
+        copies = set(works.image[works.source.map(name).isin([name(first), 'reencoded.jpg'])])
+        assert not any({a, b} == copies for a, b in zip(pairs.image1, pairs.image2))   # two copies of one work are never a pair
