@@ -4,11 +4,8 @@
 
 # %% ../nbs/09_train.ipynb #619a2c87
 from __future__ import annotations
-import json, signal, sys, threading, warnings
-from contextlib import contextmanager
+import json, signal, threading, warnings
 from pathlib import Path
-from unittest.mock import patch
-import fastprogress.fastprogress as fastprogress
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from fastai.vision.all import (Callback, CSVLogger, CancelBatchException, CancelEpochException, CancelFitException, L,
@@ -27,8 +24,8 @@ from artmatch.distributed import (rank0_first, rank0_only, rank0_value, distribu
 
 # %% auto #0
 __all__ = ['LEARNERS', 'MONITOR', 'PER_ARTIST', 'PATIENCE', 'DEFAULT_LR', 'QUICK_PARTNERS', 'RUN_FILE', 'CHECKPOINT',
-           'STAGE_NAMES', 'HistoryLogger', 'KeepBest', 'suggest_lr', 'write_model_card', 'say', 'bars_on_terminal_only',
-           'Checkpoint', 'Interrupted', 'train', 'resume']
+           'STAGE_NAMES', 'HistoryLogger', 'KeepBest', 'suggest_lr', 'write_model_card', 'say', 'Checkpoint',
+           'Interrupted', 'train', 'resume']
 
 # %% ../nbs/09_train.ipynb #f7819a5b
 class HistoryLogger(CSVLogger):
@@ -124,17 +121,6 @@ STAGE_NAMES = {'head': "head stage: up to {n} epochs on cached features, body fr
 def say(message:str) -> None:
     "Print one line about what training is doing now (main process only)."
     if is_main_process(): print(message, flush=True)
-
-def _quiet_init(self, gen, total=None, display=True, leave=True, parent=None, master=None, txt_len=60):
-    "`ConsoleProgressBar.__init__` without the character it prints to probe the terminal's encoding."
-    self.cols, self.length, self.max_len, self.prefix = fastprogress.MAX_COLS, fastprogress.MAX_COLS - txt_len, 0, ''
-    fastprogress.ProgressBar.__init__(self, gen, total, display, leave, parent, master)
-
-@contextmanager
-def bars_on_terminal_only():
-    "Progress bars only where standard output is a terminal: a log file gets fastai's table, one line per epoch, and no bars."
-    if sys.stdout.isatty(): yield; return
-    with patch.object(fastprogress, 'NO_BAR', True), patch.object(fastprogress.ConsoleProgressBar, '__init__', _quiet_init): yield
 
 def _plain(o):
     "`o` with fastcore lists and numpy numbers made plain Python, so `torch.load(weights_only=True)` reads it."
@@ -263,7 +249,6 @@ class Interrupted(ArtmatchError):
     "Training was stopped with Ctrl-C; its checkpoint is saved."
     kind, exit_code = 'interrupted', 130
 
-@bars_on_terminal_only()
 def train(approach:str, data=None, out='runs/model', arch:str='alexnet', head:str|None=None, pretrained:bool=True,
           weights=None, size:int=224, bs:int=64, epochs:int=0, freeze_epochs:int=50, lr='auto', seed:int=0,
           scratch_if_unavailable:bool=False, num_workers:int|None=None, views:int=1, naive:bool=False, pooling:str='style',
@@ -288,7 +273,6 @@ def train(approach:str, data=None, out='runs/model', arch:str='alexnet', head:st
     rank0_only(start)
     return _run(out, json.loads((out/RUN_FILE).read_text()))
 
-@bars_on_terminal_only()
 def resume(out) -> pd.DataFrame:
     "Continue the interrupted run in the folder `out` from its last checkpoint, with the same settings and schedule."
     out = Path(out).expanduser()

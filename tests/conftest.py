@@ -1,4 +1,5 @@
-import hashlib, warnings
+import hashlib, io, warnings
+from contextlib import redirect_stdout
 from pathlib import Path
 import pytest
 import matplotlib
@@ -7,10 +8,12 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from artmatch.data import sample_path
 from artmatch.pairs import prepare
 from artmatch.train import train
+from artmatch.cli import main
 
 SHARED = Path(__file__).resolve().parents[1].parent/'shared'
 needs_shared = pytest.mark.skipif(not (SHARED/'data/artworks/labels.csv').exists(), reason='../shared is not here')
 SQUEEZENET = SHARED/'weights/squeezenet1_0_imagenet.pth'
+APPROACHES = ['siamese', 'classifier', 'embedding']
 
 def tree_hashes(folder:Path) -> dict:
     "Path -> sha256 of every file below `folder`, to show nothing there changed."
@@ -21,6 +24,13 @@ def prepared(tmp_path_factory) -> Path:
     "The bundled sample, prepared small: 72 px, 12 partners."
     out = tmp_path_factory.mktemp('prepared')/'sample'
     prepare(sample_path(), out, size=72, partners=12)
+    return out
+
+@pytest.fixture(scope='session')
+def few_pairs(tmp_path_factory) -> Path:
+    "The bundled sample at 48 px with 2 partners a work: epochs of seconds, for runs that are stopped, resumed or trained from scratch."
+    out = tmp_path_factory.mktemp('few')/'sample'
+    prepare(sample_path(), out, size=48, partners=2)
     return out
 
 def tiny_train(approach, data, out, **kwargs):
@@ -39,3 +49,16 @@ def classifier_run(prepared, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp('runs')/'classifier'
     tiny_train('classifier', prepared, out)
     return out
+
+@pytest.fixture(scope='session')
+def imagenet_runs(prepared, tmp_path_factory) -> dict:
+    "approach -> (run folder, what `artmatch train` printed): each approach trained through the command line with its defaults from ImageNet SqueezeNet, 64-pixel crops of the sample. Shared by the CLI, learning and attribution tests."
+    if not SQUEEZENET.exists(): pytest.skip('../shared/weights is not here')
+    runs = {}
+    for approach in APPROACHES:
+        out = tmp_path_factory.mktemp('imagenet')/approach
+        with redirect_stdout(io.StringIO()) as printed:
+            main(['train', approach, str(prepared), '--arch', 'squeezenet1_0', '--weights', str(SQUEEZENET), '--size', '64', '--bs', '32',
+                  '--workers', '0', '--out', str(out)])
+        runs[approach] = out, printed.getvalue()
+    return runs

@@ -3,7 +3,7 @@ import json, subprocess, sys
 from pathlib import Path
 import pandas as pd, pytest
 from artmatch.cli import main
-from conftest import SQUEEZENET
+from conftest import APPROACHES
 
 def run(*args, ok=True):
     r = subprocess.run([str(Path(sys.executable).parent/'artmatch'), *map(str, args)], capture_output=True, text=True)
@@ -12,7 +12,7 @@ def run(*args, ok=True):
 
 def test_help_explains_every_option():
     r = run('--help')
-    for cmd in ('prepare', 'train', 'evaluate', 'predict', 'score'): assert cmd in r.stdout
+    for cmd in ('prepare', 'train', 'evaluate', 'predict', 'score', 'index', 'attribute', 'app'): assert cmd in r.stdout
     assert 'embedding' in run('train', '--help').stdout
     prepare_help = run('prepare', '--help').stdout
     for opt in ('--artists', '--min-works', '--max-works', '--styles', '--size', '--partners', '--neg-ratio', '--split-by',
@@ -21,6 +21,11 @@ def test_help_explains_every_option():
     for opt in ('--arch', '--pretrained', '--no-pretrained', '--weights', '--size', '--bs', '--epochs', '--freeze-epochs',
                 '--lr', '--out', '--seed'): assert opt in train_help
     assert '--out' in run('score', '--help').stdout
+
+def test_help_loads_no_library():
+    "`artmatch --help` and usage errors answer at once: the command line module imports neither torch nor fastai nor pandas."
+    code = "import sys, artmatch.cli; print(sorted(m for m in ('torch', 'fastai', 'pandas') if m in sys.modules))"
+    assert subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.strip() == '[]'
 
 def test_python_dash_m():
     r = subprocess.run([sys.executable, '-m', 'artmatch', 'train', '--help'], capture_output=True, text=True)
@@ -32,24 +37,35 @@ def test_errors_are_one_line_with_exit_code(tmp_path):
 
 def cli(*args): main([str(a) for a in args])
 
-@pytest.mark.parametrize('approach, start', [('siamese', 'imagenet'), ('classifier', 'imagenet'), ('embedding', 'imagenet'),
-                                             ('siamese', 'scratch')])
-def test_train_evaluate_predict_score(approach, start, prepared, tmp_path, capsys, monkeypatch):
+def test_train_from_scratch_with_a_relative_folder(few_pairs, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    if start == 'imagenet' and not SQUEEZENET.exists(): pytest.skip('../shared/weights is not here')
-    weights = ['--arch', 'squeezenet1_0'] + (['--weights', SQUEEZENET] if start == 'imagenet' else ['--no-pretrained'])
     out = Path('run')                                     # relative, as users type it
-    epochs = ['--freeze-epochs', '10'] if start == 'imagenet' else ['--epochs', '1']   # head stage only, or all from scratch
-    cli('train', approach, prepared, *weights, '--size', '64', '--bs', '32', *epochs, '--lr', 'auto', '--out', out, '--workers', '0')
-    printed = capsys.readouterr().out
-    assert 'roc_auc' in printed
-    assert not (tmp_path/'models').exists()               # lr_find's temporary weights stay in the run folder
+    cli('train', 'siamese', few_pairs, '--arch', 'squeezenet1_0', '--no-pretrained', '--size', '32', '--bs', '32', '--epochs', '1',
+        '--lr', 'auto', '--out', out, '--workers', '0')
+    check_run(out, capsys.readouterr().out)
+    assert not (tmp_path/'models').exists()
+    evaluate_predict_score(out, 'siamese', few_pairs, tmp_path, capsys, imagenet=False)
+
+def check_run(out:Path, printed:str):
+    "What `artmatch train` printed and wrote."
+    assert 'roc_auc' in printed and 'validation pairs' in printed and 'choosing thresholds' in printed
+    assert '\r' not in printed                            # no progress bars when the output is not a terminal
     assert {'model.safetensors', 'config.json', 'metrics.json', 'history.csv', 'lr_find.png', 'MODEL_CARD.md'} <= {p.name for p in out.iterdir()}
+    assert not (out/'models').exists()                    # lr_find's temporary folder is gone
+
+@pytest.mark.parametrize('approach', APPROACHES)
+def test_train_evaluate_predict_score_from_imagenet(approach, imagenet_runs, prepared, tmp_path, capsys):
+    out, printed = imagenet_runs[approach]
+    check_run(out, printed)
+    assert 'head stage' in printed and 'finding a learning rate' in printed
+    evaluate_predict_score(out, approach, prepared, tmp_path, capsys, imagenet=True)
+
+def evaluate_predict_score(out:Path, approach:str, prepared:Path, tmp_path:Path, capsys, imagenet:bool):
     cli('evaluate', out)
     metrics = json.loads((out/'eval/metrics.json').read_text())
     methods = {'siamese': ['siamese'], 'classifier': ['softmax_dot', 'argmax', 'cosine'], 'embedding': ['cosine']}[approach]
     assert list(metrics) == methods
-    if start == 'imagenet': assert metrics[methods[0]]['roc_auc'] > 0.6, metrics     # real features: clearly above chance
+    if imagenet: assert metrics[methods[0]]['roc_auc'] > 0.6, metrics     # real features: clearly above chance
     assert all((out/'eval'/f'curves_{m}.png').exists() for m in methods)
     works = pd.read_csv(prepared/'works.csv')
     cli('predict', out, prepared/works.image[0], prepared/works.image[1])

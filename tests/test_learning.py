@@ -5,11 +5,10 @@ from artmatch.blocks import pair_dls, artist_dls
 from artmatch.learner import siamese_learner, classifier_learner, embedding_learner, MetricLoss
 from artmatch.features import head_learner
 from artmatch.export import predict_pair
-from artmatch.train import train, PER_ARTIST
-from conftest import SQUEEZENET
+from artmatch.train import PER_ARTIST
+from conftest import SQUEEZENET, APPROACHES
 
 pytestmark = pytest.mark.skipif(not SQUEEZENET.exists(), reason='../shared/weights is not here')
-APPROACHES = ['siamese', 'classifier', 'embedding']
 
 def frozen_learner(approach, data):
     "A learner of `approach` over ImageNet SqueezeNet on 64-pixel crops of the prepared sample, body frozen."
@@ -30,13 +29,9 @@ def test_first_loss_is_near_chance(approach, prepared):
     assert loss < 1.5 * chance, (loss, chance)
 
 @pytest.fixture(scope='module')
-def trained(prepared, tmp_path_factory):
+def trained(imagenet_runs) -> dict:
     "Each approach trained with `train`'s defaults (head stage on cached features) on the sample, from ImageNet SqueezeNet."
-    runs = {}
-    for approach in APPROACHES:
-        runs[approach] = tmp_path_factory.mktemp('learned')/approach
-        train(approach, prepared, runs[approach], arch='squeezenet1_0', weights=SQUEEZENET, size=64, bs=32, num_workers=0)
-    return runs
+    return {approach: run for approach, (run, _) in imagenet_runs.items()}
 
 def test_training_beats_chance_and_frozen_features(trained):
     "Validation pair ROC AUC of each approach's default score, against chance and against the frozen features' cosine."

@@ -3,19 +3,10 @@ import signal, subprocess, sys, time
 from pathlib import Path
 from unittest.mock import patch
 import pandas as pd, pytest, torch
-from artmatch.data import sample_path
-from artmatch.pairs import prepare
 from artmatch.train import Checkpoint, Interrupted, train, resume
 from conftest import SQUEEZENET
 
 ARTMATCH = str(Path(sys.executable).parent/'artmatch')
-
-@pytest.fixture(scope='module')
-def few_pairs(tmp_path_factory) -> Path:
-    "The bundled sample at 48 px with 2 partners a work: short epochs, so a run is stopped and resumed in seconds."
-    out = tmp_path_factory.mktemp('few')/'sample'
-    prepare(sample_path(), out, size=48, partners=2)
-    return out
 
 def start_training(data, out) -> subprocess.Popen:
     "`artmatch train` of 3 short epochs in a process of its own; returns once its first checkpoint is on disk."
