@@ -7,18 +7,20 @@ from __future__ import annotations
 import hashlib, json, re
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
+import matplotlib.pyplot as plt
 from safetensors import safe_open
 from safetensors.torch import save_file
 from .data import ArtmatchError, IMAGE_SUFFIXES, read_collection
-from .images import replacing
+from .images import replacing, open_image
 from .pairs import write_csv
 from .scoring import Embeddings, embed_images, check_method, PairScorer, score_ids
 from .features import _stamp
 from .export import load_model, write_json
+from .evaluate import choose_threshold
 
 # %% auto #0
 __all__ = ['VECTORS', 'STEP', 'model_key', 'build_index', 'WorkIndex', 'load_index', 'prototypes', 'artist_scores',
-           'rank_artists', 'attribute', 'nearest_works', 'verify']
+           'none_threshold', 'rank_artists', 'attribute', 'nearest_works', 'show_nearest', 'verify']
 
 # %% ../nbs/13_attribute.ipynb #fe3c06c7
 VECTORS = {'embedding': ['embeddings'], 'classifier': ['probs', 'features'], 'siamese': ['features']}
@@ -116,6 +118,7 @@ class WorkIndex:
         self.works, self.vectors, self.info = works.iloc[order].reset_index(drop=True), _take(vectors, order), info
         self.artists, starts = np.unique(self.works.artist.to_numpy(dtype=str), return_index=True)
         self.spans = [(int(s), int(e)) for s, e in zip(starts, list(starts[1:]) + [len(self.works)])]
+        self.thresholds = {}      # `none_threshold` of each (by, method), once chosen
     def __len__(self): return len(self.works)
     def __getitem__(self, rows) -> WorkIndex:
         "The works at positions `rows`, or where the mask `rows` is true."
@@ -190,9 +193,32 @@ def artist_scores(model, index:WorkIndex, queries:Embeddings, scores:torch.Tenso
 # %% ../nbs/13_attribute.ipynb #d5112a19
 def _threshold(model, method:str) -> float: return model.config.get('thresholds', {}).get(method, 0.5)
 
-def rank_artists(model, index:WorkIndex, queries:Embeddings, top:int=5, by:str='top3', method:str|None=None) -> pd.DataFrame:
+def none_threshold(model, index:WorkIndex, by:str='prototype', method:str|None=None, samples:int=500, seed:int=0) -> float:
+    "The artist score below which an image is by none of `index`'s artists, chosen on the index's own works held out one per artist at a time."
+    method = check_method(model, method)
+    if (by, method) in index.thresholds: return index.thresholds[by, method]
+    sizes = np.array([e - s for s, e in index.spans])
+    rng = np.random.default_rng(seed)
+    place = np.concatenate([rng.permutation(n) for n in sizes])          # each work's place in a random order of its artist's works
+    artist = np.repeat(np.arange(len(sizes)), sizes)
+    present, absent = [], []
+    for r in range(sizes.max() - 1 if len(sizes) > 1 else 0):
+        held = (place == r) & (sizes[artist] > r + 1)                       # the artist keeps a work in the rest
+        queries, rest = index[held].vectors, index[~held]
+        scores = artist_scores(model, rest, queries, _against(model, queries, rest.vectors, method), by, method)[0]
+        own = torch.from_numpy(artist[held])
+        present += scores[torch.arange(len(own)), own].tolist()
+        absent += scores.scatter(1, own[:, None], float('-inf')).max(1).values.tolist()
+        if len(present) >= samples: break
+    threshold = choose_threshold(np.r_[np.ones(len(present)), np.zeros(len(absent))], present + absent) if present else _threshold(model, method)
+    index.thresholds[by, method] = threshold
+    return threshold
+
+# %% ../nbs/13_attribute.ipynb #aca4d086
+def rank_artists(model, index:WorkIndex, queries:Embeddings, top:int=5, by:str='prototype', method:str|None=None, threshold:float|None=None) -> pd.DataFrame:
     "The `top` artists of `index` for each image of the embedded `queries`, best first (the columns of `attribute` but `error`)."
     method = check_method(model, method)
+    if threshold is None: threshold = none_threshold(model, index, by, method)
     if top < 1: raise ArtmatchError(f"--top {top}: give at least 1 artist to list")
     scores = _against(model, queries, index.vectors, method)
     artist, nearest = artist_scores(model, index, queries, scores, by, method)
@@ -201,7 +227,7 @@ def rank_artists(model, index:WorkIndex, queries:Embeddings, top:int=5, by:str='
     near = nearest[q, best.indices.flatten()]
     df = pd.DataFrame({'image': np.repeat(queries.paths, n), 'rank': np.tile(np.arange(1, n + 1), len(queries.paths)),
                        'artist': index.artists[best.indices.flatten().numpy()], 'score': best.values.flatten().double().numpy()})
-    return df.assign(match=df.score >= _threshold(model, method), nearest_work=index.works.image.to_numpy()[near.numpy()],
+    return df.assign(match=df.score >= threshold, nearest_work=index.works.image.to_numpy()[near.numpy()],
                      nearest_score=scores[q, near].double().numpy())
 
 def _image_files(images) -> list[str]:
@@ -223,18 +249,19 @@ def _with_errors(df:pd.DataFrame, errors:dict, images:list) -> pd.DataFrame:
     order = {p: i for i, p in enumerate(images)}
     return df.sort_values('image', key=lambda s: s.map(order), kind='stable', ignore_index=True).astype({'rank': 'Int64'})
 
-def attribute(model, index, images, top:int=5, by:str='top3', method:str|None=None, bs:int=64) -> pd.DataFrame:
+def attribute(model, index, images, top:int=5, by:str='prototype', method:str|None=None, threshold:float|None=None, bs:int=64) -> pd.DataFrame:
     "For each of `images`, the `top` artists of `index` (or its folder) ranked by score, with their nearest works and whether they clear the threshold."
     model, _ = _model(model)
     if not isinstance(index, WorkIndex): index = load_index(index, model)
     method = check_method(model, method)
+    if threshold is None: threshold = none_threshold(model, index, by, method)
     queries, errors = _embed_readable(model, images, bs)
-    ranking = _with_errors(rank_artists(model, index, queries, top, by, method), errors, _image_files(images))
+    ranking = _with_errors(rank_artists(model, index, queries, top, by, method, threshold), errors, _image_files(images))
     ranking = ranking.assign(match=ranking.match.astype('boolean').fillna(False).astype(bool))
-    ranking.attrs.update(method=method, threshold=_threshold(model, method))
+    ranking.attrs.update(method=method, threshold=threshold)
     return ranking
 
-# %% ../nbs/13_attribute.ipynb #0262e560
+# %% ../nbs/13_attribute.ipynb #dcf06c54
 def nearest_works(model, index, images, top:int=5, method:str|None=None, bs:int=64) -> pd.DataFrame:
     "The `top` works of `index` nearest each of `images`, best first: image, rank, work, artist, the work's metadata, score, error."
     model, _ = _model(model)
@@ -247,8 +274,24 @@ def nearest_works(model, index, images, top:int=5, method:str|None=None, bs:int=
     df = works.assign(image=np.repeat(queries.paths, n), rank=np.tile(np.arange(1, n + 1), len(queries.paths)), score=best.values.flatten().double().numpy())
     return _with_errors(df[['image', 'rank', *works.columns, 'score']].reset_index(drop=True), errors, _image_files(images))
 
-# %% ../nbs/13_attribute.ipynb #fbc24de1
-def verify(model, image, references, index=None, by:str='top3', method:str|None=None, bs:int=64) -> dict:
+# %% ../nbs/13_attribute.ipynb #c9a1a76f
+def show_nearest(nearest:pd.DataFrame, size:int=160):
+    "Each readable image of `nearest` (from `nearest_works`) and its nearest works, titled with artist and score."
+    groups = [(image, g) for image, g in nearest[nearest.error == ''].groupby('image', sort=False)]
+    n = max(len(g) for _, g in groups) + 1
+    fig, axes = plt.subplots(len(groups), n, figsize=(1.6 * n, 1.9 * len(groups)), squeeze=False)
+    for row, (image, g) in zip(axes, groups):
+        shown = [(image, Path(image).name)] + [(w, f"{a}\n{s:.3f}") for w, a, s in zip(g.work, g.artist, g.score)]
+        for ax, (path, title) in zip(row, shown):
+            im = open_image(path, draft_size=size)
+            im.thumbnail((size, size))
+            ax.imshow(im)
+            ax.set_title(title, fontsize=7)
+        for ax in row: ax.axis('off')
+    return fig
+
+# %% ../nbs/13_attribute.ipynb #b9fa9ca2
+def verify(model, image, references, index=None, by:str='prototype', method:str|None=None, bs:int=64) -> dict:
     "Score of `image` being by the artist of `references` (a folder or list of images, or with `index` an artist's name), and each work's score."
     model, _ = _model(model)
     method = check_method(model, method)

@@ -1,0 +1,130 @@
+"An index of a collection, attribution against it and verification against a set of works: on real features, and on bad input."
+import json, shutil
+from pathlib import Path
+import numpy as np, pandas as pd, pytest, torch
+from artmatch.data import ArtmatchError, sample_path
+from artmatch.models import build_model
+from artmatch.export import save_model, load_model
+from artmatch.scoring import score_pairs
+from artmatch.train import train
+from artmatch.pairs import write_csv
+from artmatch import attribute as A
+from artmatch.cli import main
+from conftest import SQUEEZENET
+
+def tiny(approach='embedding', head=None, seed=0):
+    "An untrained model of `approach` on 32-pixel crops."
+    torch.manual_seed(seed)
+    artists = ['a', 'b', 'c'] if approach == 'classifier' else None
+    model = build_model(approach, 'squeezenet1_0', head, artists, pretrained=False)
+    model.config['size'] = 32
+    return model.eval()
+
+@pytest.fixture
+def collection(tmp_path) -> Path:
+    "3 artist folders of 4 sample works each."
+    for folder in sorted((sample_path()/'images').iterdir())[:3]:
+        (tmp_path/'collection'/folder.name).mkdir(parents=True)
+        for f in sorted(folder.iterdir())[:4]: shutil.copy(f, tmp_path/'collection'/folder.name)
+    return tmp_path/'collection'
+
+def test_adding_a_work_embeds_only_it(collection, tmp_path, monkeypatch):
+    model, index = tiny(), tmp_path/'index'
+    assert A.build_index(model, collection, index, chunk=5)['embedded'] == 12
+    chunks = {f: f.read_bytes() for f in (index/'vectors').iterdir()}
+    assert len(chunks) == 3                                       # 12 works, 5 a chunk
+    new = collection/'new-artist'/'new.jpg'
+    new.parent.mkdir()
+    shutil.copy(sorted(sample_path().rglob('*.jpg'))[-1], new)          # a work of a fourth artist
+    embedded = []
+    real_embed = A.embed_images
+    monkeypatch.setattr(A, 'embed_images', lambda m, paths, bs: embedded.append(list(paths)) or real_embed(m, paths, bs))
+    assert A.build_index(model, collection, index) == dict(works=13, artists=4, embedded=1, skipped=0)
+    assert embedded == [[str(new.resolve())]]
+    assert all(f.read_bytes() == b for f, b in chunks.items())    # the old vectors are not rewritten
+    assert 'new-artist' in set(pd.read_csv(index/'works.csv').artist)
+
+def test_interrupted_build_keeps_finished_chunks(collection, tmp_path, monkeypatch):
+    model, index, calls = tiny(), tmp_path/'index', []
+    real_embed = A.embed_images
+    def stop_at_third(m, paths, bs):
+        calls.append(len(paths))
+        if len(calls) == 3: raise KeyboardInterrupt
+        return real_embed(m, paths, bs)
+    monkeypatch.setattr(A, 'embed_images', stop_at_third)
+    with pytest.raises(KeyboardInterrupt): A.build_index(model, collection, index, chunk=5)
+    assert len(list((index/'vectors').iterdir())) == 2 and not (index/'works.csv').exists()
+    with pytest.raises(ArtmatchError, match='unfinished index'): A.load_index(index, model)
+    monkeypatch.setattr(A, 'embed_images', real_embed)
+    assert A.build_index(model, collection, index, chunk=5)['embedded'] == 2    # the 10 done are kept
+    assert len(A.load_index(index, model)) == 12
+
+def test_index_of_another_model_is_refused(collection, tmp_path, capsys):
+    run, other = save_model(tiny(seed=0), tmp_path/'run'), save_model(tiny(seed=1), tmp_path/'other')
+    A.build_index(run, collection, tmp_path/'index')
+    with pytest.raises(ArtmatchError, match='indexed with another model'): A.load_index(tmp_path/'index', other)
+    with pytest.raises(ArtmatchError, match='indexed with another model'): A.build_index(other, collection, tmp_path/'index')
+    with pytest.raises(SystemExit) as e: main(['attribute', str(other), str(next(collection.rglob('*.jpg'))), '--index', str(tmp_path/'index')])
+    assert e.value.code == 1 and f"{tmp_path/'index'}: indexed with another model ({run.resolve()})" in capsys.readouterr().err
+    (tmp_path/'notes').mkdir()
+    (tmp_path/'notes'/'todo.txt').write_text('mine')
+    with pytest.raises(ArtmatchError, match='not an artmatch index'): A.build_index(run, collection, tmp_path/'notes')
+
+def test_bad_images_are_reported(collection, tmp_path, capsys):
+    good = sorted(collection.rglob('*.jpg'))[0]
+    corrupt = good.parent/'corrupt.jpg'
+    corrupt.write_bytes(good.read_bytes()[:300])                   # a truncated JPEG
+    run = save_model(tiny(), tmp_path/'run')
+    assert A.build_index(run, collection, tmp_path/'index') == dict(works=12, artists=3, embedded=12, skipped=1)
+    assert pd.read_csv(tmp_path/'index'/'skipped.csv').image.tolist() == [str(corrupt.resolve())]
+    ranking = A.attribute(run, tmp_path/'index', [corrupt, tmp_path/'missing.jpg', good], top=2)
+    assert ranking.image.tolist()[:2] == [str(corrupt), str(tmp_path/'missing.jpg')] and len(ranking) == 4
+    assert 'no such image file' in ranking.error[1] and ranking['rank'].isna().tolist() == [True, True, False, False]
+    main(['attribute', str(run), str(corrupt), '--index', str(tmp_path/'index'), '--out', str(tmp_path/'ranking.csv')])
+    assert 'not attributed' in capsys.readouterr().out and len(pd.read_csv(tmp_path/'ranking.csv')) == 1
+    with pytest.raises(SystemExit) as e: main(['predict', str(run), str(corrupt), '--against', str(collection)])
+    assert e.value.code == 1 and str(corrupt) in capsys.readouterr().err
+
+@pytest.mark.parametrize('approach,head', [('embedding', None), ('classifier', None), ('siamese', 'concat'), ('siamese', 'symmetric')])
+def test_scores_are_the_pair_scores(approach, head, collection, tmp_path):
+    "Every approach: an artist's nearest work and its score are those `score_pairs` gives, and `max` is the best of them."
+    model = tiny(approach, head)
+    A.build_index(model, collection, tmp_path/'index')
+    query = str(sorted(sample_path().rglob('*.jpg'))[-1])
+    ranking = A.attribute(model, tmp_path/'index', [query], top=3, by='max')
+    direct, _ = score_pairs(model, [query] * 3, ranking.nearest_work.tolist())
+    np.testing.assert_allclose(ranking.nearest_score, direct, atol=1e-5)
+    np.testing.assert_allclose(ranking.score, direct, atol=1e-5)
+    works = pd.read_csv(tmp_path/'index'/'works.csv')
+    every, _ = score_pairs(model, [query] * len(works), works.image.tolist())
+    assert ranking.score[0] == pytest.approx(every.max(), abs=1e-5)
+
+@pytest.fixture(scope='module')
+def trained(prepared, tmp_path_factory):
+    "An embedding model trained (10 epochs of the head on cached features) on the prepared sample's training works, from ImageNet SqueezeNet, and an index of them."
+    if not SQUEEZENET.exists(): pytest.skip('../shared/weights is not here')
+    out = tmp_path_factory.mktemp('attribution')
+    train('embedding', prepared, out/'run', arch='squeezenet1_0', weights=SQUEEZENET, size=64, bs=32, freeze_epochs=10, lr=3e-3, num_workers=0)
+    works = pd.read_csv(prepared/'works.csv').assign(image=lambda d: [str(prepared/p) for p in d.image])
+    write_csv(works[works.split == 'train'][['image', 'artist']], out/'train.csv')
+    A.build_index(out/'run', out/'train.csv', out/'index')
+    return load_model(out/'run'), A.load_index(out/'index', out/'run'), works[works.split == 'test']
+
+def test_attribution_beats_chance(trained):
+    "Test works attributed against an index of the training works: the right artist first far more often than 1 in 8."
+    model, index, test = trained
+    ranking = A.attribute(model, index, test.image.tolist(), top=3)
+    first = ranking[ranking['rank'] == 1].set_index('image')
+    right = first.artist[test.image].to_numpy() == test.artist.to_numpy()
+    assert right.mean() > 3 / 8, right.mean()                     # 8 artists: chance is 1/8
+    top3 = ranking.groupby('image').artist.agg(set)[test.image]
+    assert np.mean([a in s for a, s in zip(test.artist, top3)]) > 0.7
+
+def test_verify_prefers_the_right_artist(trained):
+    "A test work scores higher against its artist's indexed works than against another artist's."
+    model, index, test = trained
+    test = test.groupby('artist').head(2)
+    others = dict(zip(index.artists, np.roll(index.artists, 1)))
+    same = [A.verify(model, p, a, index=index)['score'] for p, a in zip(test.image, test.artist)]
+    other = [A.verify(model, p, others[a], index=index)['score'] for p, a in zip(test.image, test.artist)]
+    assert np.mean(np.array(same) > np.array(other)) > 0.75, (same, other)
