@@ -6,11 +6,9 @@ from artmatch.data import ArtmatchError, sample_path
 from artmatch.models import build_model
 from artmatch.export import save_model, load_model
 from artmatch.scoring import score_pairs
-from artmatch.train import train
 from artmatch.pairs import write_csv
 from artmatch import attribute as A
 from artmatch.cli import main
-from conftest import SQUEEZENET
 
 def tiny(approach='embedding', head=None, seed=0):
     "An untrained model of `approach` on 32-pixel crops."
@@ -100,15 +98,14 @@ def test_scores_are_the_pair_scores(approach, head, collection, tmp_path):
     assert ranking.score[0] == pytest.approx(every.max(), abs=1e-5)
 
 @pytest.fixture(scope='module')
-def trained(prepared, tmp_path_factory):
-    "An embedding model trained (10 epochs of the head on cached features) on the prepared sample's training works, from ImageNet SqueezeNet, and an index of them."
-    if not SQUEEZENET.exists(): pytest.skip('../shared/weights is not here')
+def trained(imagenet_runs, prepared, tmp_path_factory):
+    "The embedding model trained through the CLI with its defaults from ImageNet SqueezeNet (shared with the CLI and learning tests), and an index of the sample's training works."
+    run, _ = imagenet_runs['embedding']
     out = tmp_path_factory.mktemp('attribution')
-    train('embedding', prepared, out/'run', arch='squeezenet1_0', weights=SQUEEZENET, size=64, bs=32, freeze_epochs=10, lr=3e-3, num_workers=0)
     works = pd.read_csv(prepared/'works.csv').assign(image=lambda d: [str(prepared/p) for p in d.image])
     write_csv(works[works.split == 'train'][['image', 'artist']], out/'train.csv')
-    A.build_index(out/'run', out/'train.csv', out/'index')
-    return load_model(out/'run'), A.load_index(out/'index', out/'run'), works[works.split == 'test']
+    A.build_index(run, out/'train.csv', out/'index')
+    return load_model(run), A.load_index(out/'index', run), works[works.split == 'test']
 
 def test_attribution_beats_chance(trained):
     "Test works attributed against an index of the training works: the right artist first far more often than 1 in 8."

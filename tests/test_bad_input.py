@@ -178,9 +178,9 @@ def test_non_utf8_csv_and_file_names(tmp_path):
         prepare(tmp_path/'latin1.csv', tmp_path/'out1', size=32, partners=2)
     assert len(read_prepared(tmp_path/'out1')[0]) == 6
     src = tmp_path/'folder'
-    for artist in ('A', 'B'):
+    for artist, images in (('A', works.image[:3]), ('B', works.image[3:6])):   # six different works: copies would be dropped as duplicates
         (src/artist).mkdir(parents=True)
-        for k, path in enumerate(works.image[:3]):
+        for k, path in enumerate(images):
             name = os.fsencode(src/artist) + (b'/caf\xe9%d.jpg' % k if k == 0 else b'/ok%d.jpg' % k)
             with open(name, 'wb') as f: f.write(Path(path).read_bytes())
     folder_before = tree_hashes(src)
