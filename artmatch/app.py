@@ -67,10 +67,10 @@ def compare_uploads(model, path_a, path_b, index=None) -> tuple:
 
 # %% ../nbs/14_app.ipynb #a2d69913
 def _verdict(ranking) -> str:
-    "One line of Markdown: the best artist if it clears the model's threshold, else none of these."
+    "One line of Markdown: the best artist if it clears the collection's threshold (`attribute`'s), else none of these."
     best = ranking.iloc[0]
     if ranking.match.any(): return f"**{best.artist}** is the likely artist (score {best.score:.4f})."
-    return (f"**None of these**: no artist of the collection clears the model's threshold; "
+    return (f"**None of these**: no artist of the collection clears its threshold ({ranking.attrs['threshold']:.4f}); "
             f"the closest is {best.artist} (score {best.score:.4f}).")
 
 def _gallery(nearest) -> list[tuple[Image.Image, str]]:

@@ -293,6 +293,7 @@ def show_nearest(nearest:pd.DataFrame, size:int=160):
 # %% ../nbs/13_attribute.ipynb #b9fa9ca2
 def verify(model, image, references, index=None, by:str='prototype', method:str|None=None, bs:int=64) -> dict:
     "Score of `image` being by the artist of `references` (a folder or list of images, or with `index` an artist's name), and each work's score."
+    if not Path(image).expanduser().is_file(): raise ArtmatchError(f"{image}: no such image file; give the path of an artwork image")   # before any work is embedded
     model, _ = _model(model)
     method = check_method(model, method)
     if index is not None:

@@ -116,12 +116,12 @@ def train_cmd(
 ):
     "Train a model (lr_find, fit_one_cycle frozen then unfrozen), choose thresholds on validation pairs, save it. Ctrl-C saves a checkpoint."
     from artmatch.data import ArtmatchError
-    from artmatch import train as _train
+    if resume is not None and (approach is not None or data is not None):
+        raise ArtmatchError("--resume takes the run's own settings; give no APPROACH or DATA with it")
+    if resume is None and approach is None: raise ArtmatchError("give the APPROACH (embedding, classifier or siamese), or --resume RUN to continue a run")
+    from artmatch import train as _train      # torch and fastai: after the checks above, so a mistyped command answers at once
     from artmatch.distributed import is_main_process
-    if resume is not None:
-        if approach is not None or data is not None: raise ArtmatchError("--resume takes the run's own settings; give no APPROACH or DATA with it")
-        metrics, out = _train.resume(resume), resume
-    elif approach is None: raise ArtmatchError("give the APPROACH (embedding, classifier or siamese), or --resume RUN to continue a run")
+    if resume is not None: metrics, out = _train.resume(resume), resume
     else: metrics = _train.train(approach.value, data, out, arch, head, pretrained, weights, size, bs, epochs, freeze_epochs, lr,
                                  seed, fallback_scratch, workers, views, naive, pooling.value, tta)
     if not is_main_process(): return
@@ -190,9 +190,9 @@ def score_cmd(
 ):
     "Score every pair of a CSV (or every pair of images in a folder), embedding each image once; writes Kaggle's submission format when the CSV has an index."
     from artmatch.data import ArtmatchError
+    if pairs_csv is None and images is None: raise ArtmatchError("give a PAIRS_CSV, or --images FOLDER to score every pair of its images")
     from artmatch.export import score_csv, score_folder
     if pairs_csv is None:
-        if images is None: raise ArtmatchError("give a PAIRS_CSV, or --images FOLDER to score every pair of its images")
         n_scored, n_bad = score_folder(run, images, out, method, bs)
     else: n_scored, n_bad = score_csv(run, pairs_csv, out, images, method, bs)
     typer.echo(f"scored {n_scored} pairs into {out}" + (f"; {n_bad} not scored, see {out.with_name(out.stem + '_skipped.csv')}" if n_bad else ''))

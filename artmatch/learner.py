@@ -15,7 +15,7 @@ from .blocks import ArtCrop, PairBatchDL
 
 # %% auto #0
 __all__ = ['SameArtistLoss', 'OneVsRestLoss', 'RocAuc', 'AveragePrecision', 'artist_probs', 'PairAuc', 'crop_size',
-           'siamese_learner', 'classifier_learner', 'MetricLoss', 'CosineAuc', 'embedding_learner']
+           'siamese_learner', 'artist_accuracy', 'classifier_learner', 'MetricLoss', 'CosineAuc', 'embedding_learner']
 
 # %% ../nbs/05_learner.ipynb #80c26deb
 class SameArtistLoss(BCEWithLogitsLossFlat):
@@ -81,6 +81,10 @@ def siamese_learner(dls, arch:str='alexnet', head:str='concat', hidden:int=512, 
     metrics = metrics if metrics is not None else [RocAuc(), AveragePrecision()]   # no accuracy at 0.5: validation pairs are ~99 % different-artist
     return _model_learner(dls, model, SameArtistLoss(), metrics, pretrained or weights is not None, **kwargs)
 
+def artist_accuracy(inp, targ):
+    "Share of works whose most likely artist is theirs (not the accuracy of pair decisions `evaluate` reports)."
+    return accuracy(inp, targ)
+
 @delegates(Learner.__init__)
 def classifier_learner(dls, arch:str='alexnet', head:str='softmax', pretrained:bool=True, weights=None,
                        pooling:str='style', metrics=None, **kwargs) -> Learner:
@@ -88,7 +92,7 @@ def classifier_learner(dls, arch:str='alexnet', head:str='softmax', pretrained:b
     model = build_model('classifier', arch, head, artists=list(dls.vocab), pretrained=pretrained, weights=weights,
                         pooling=pooling)
     loss = CrossEntropyLossFlat() if head == 'softmax' else OneVsRestLoss()
-    metrics = metrics if metrics is not None else [accuracy, PairAuc(head)]
+    metrics = metrics if metrics is not None else [artist_accuracy, PairAuc(head)]
     return _model_learner(dls, model, loss, metrics, pretrained or weights is not None, **kwargs)
 
 # %% ../nbs/05_learner.ipynb #897e89f9

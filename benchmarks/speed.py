@@ -76,7 +76,7 @@ def all_pairs_rows(n_images, n_pairs, n_features, n_artists, sample):
     fast, _ = timed(lambda: score_ids(PairScorer(model, emb, 'siamese'), a, b))
     naive, _ = timed(lambda: naive_scores('concat', head, features, a[:sample], b[:sample]))
     rows.append(row(f'all-pairs, concat head, {n_pairs:,} pairs', 's', naive * n_pairs / sample, fast,
-                    f'naive timed on {sample:,} pairs and scaled'))
+                    f'scoring functions only, random features, untrained head; naive timed on {sample:,} pairs and scaled'))
     probs = torch.randn(n_images, n_artists).softmax(1)
     emb = Embeddings(range(n_images), features[:, :8], probs, {})
     model = ArtistClassifier(nn.Identity(), 8, n_artists)
@@ -84,7 +84,7 @@ def all_pairs_rows(n_images, n_pairs, n_features, n_artists, sample):
     fast, _ = timed(lambda: score_ids(PairScorer(model, emb, 'softmax_dot'), a, b))
     naive, _ = timed(lambda: naive_scores('dot', None, probs, a[:sample], b[:sample]))
     rows.append(row(f'all-pairs, softmax-dot over {n_artists:,} artists', 's', naive * n_pairs / sample, fast,
-                    f'naive timed on {sample:,} pairs and scaled'))
+                    f'scoring functions only, random probabilities; naive timed on {sample:,} pairs and scaled'))
     return rows
 
 def big_jpegs(source:Path, folder:Path, n:int, side:int) -> pd.DataFrame:
@@ -193,7 +193,7 @@ def main():
     tmp = Path(tempfile.mkdtemp())
     rows = all_pairs_rows(*((2_000, 200_000, 64, 32, 20_000) if tiny else (23_817, 21_916_047, 4096, 1584, 200_000)))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    rows[-1]['note'] += f'; peak memory of the process after both: {peak:.1f} GB'
+    rows[-1]['note'] += f'; peak memory of the process after both (before the training rows): {peak:.1f} GB'
     data = tmp/'prepared'
     prepare(source, data, artists=None if tiny else a.artists, size=72 if tiny else 256, partners=4 if tiny else a.partners,
             eval_neg_ratio=1.75, seed=0)

@@ -8,8 +8,7 @@ from artmatch.data import sample_path
 CHROMIUM = Path(os.environ.get('ARTMATCH_CHROMIUM') or shutil.which('chromium') or '/usr/bin/chromium')
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no Chromium at {CHROMIUM}: install Debian's chromium "
                                 "(apt-get install chromium, as .ci/run does) or point ARTMATCH_CHROMIUM at a Chromium binary")
-sync_api = pytest.importorskip('playwright.sync_api', reason="playwright is not installed: pip install -e '.[dev]'")
-pytest.importorskip('gradio', reason="gradio is not installed: pip install -e '.[dev]'")
+from playwright import sync_api     # the dev extra installs playwright and gradio: a missing one is a broken install, not a skip
 from artmatch.app import serve
 from artmatch.attribute import attribute, build_index
 from artmatch.export import predict_pair
