@@ -115,10 +115,11 @@ def train_cmd(
     naive:bool=typer.Option(False, '--naive', help="Train the plain way (both images of every pair through the body at every step, no feature cache): the speed benchmark's baseline."),
 ):
     "Train a model (lr_find, fit_one_cycle frozen then unfrozen), choose thresholds on validation pairs, save it. Ctrl-C saves a checkpoint."
-    from artmatch.data import ArtmatchError
+    from artmatch.data import ArtmatchError, check_training_options
     if resume is not None and (approach is not None or data is not None):
         raise ArtmatchError("--resume takes the run's own settings; give no APPROACH or DATA with it")
     if resume is None and approach is None: raise ArtmatchError("give the APPROACH (embedding, classifier or siamese), or --resume RUN to continue a run")
+    if resume is None: check_training_options(size, bs, epochs, freeze_epochs, views, lr)
     from artmatch import train as _train      # torch and fastai: after the checks above, so a mistyped command answers at once
     from artmatch.distributed import is_main_process
     if resume is not None: metrics, out = _train.resume(resume), resume
@@ -138,7 +139,9 @@ def evaluate_cmd(
     bs:int=typer.Option(64, help="Batch size for embedding images."),
 ):
     "Score the test pairs: ROC AUC, average precision, and decisions at thresholds chosen on validation pairs; plots in RUN/eval."
-    from artmatch.data import ArtmatchError
+    from artmatch.data import ArtmatchError, check_model_folder
+    check_model_folder(run)
+    if split not in ('test', 'valid'): raise ArtmatchError(f"--split {split}: use test or valid")
     from artmatch.export import load_model
     from artmatch.evaluate import evaluate_model
     model = load_model(run)
@@ -160,6 +163,8 @@ def predict_cmd(
     method:Optional[str]=typer.Option(None, help="Scoring method (classifier: softmax_dot, argmax, cosine; embedding: cosine)."),
 ):
     "Say whether two artworks are by the same artist, or whether an artwork is by the artist of a set of works."
+    from artmatch.data import check_model_folder
+    check_model_folder(run)      # before torch loads: a wrong RUN answers at once
     from artmatch.data import ArtmatchError
     if (image_b is not None) + (against is not None) + (artist is not None) != 1:
         raise ArtmatchError("give IMAGE_B, or --against FOLDER, or --artist NAME --index INDEX: one of them")
@@ -189,7 +194,8 @@ def score_cmd(
     bs:int=typer.Option(64, help="Batch size for embedding images."),
 ):
     "Score every pair of a CSV (or every pair of images in a folder), embedding each image once; writes Kaggle's submission format when the CSV has an index."
-    from artmatch.data import ArtmatchError
+    from artmatch.data import ArtmatchError, check_model_folder
+    check_model_folder(run)
     if pairs_csv is None and images is None: raise ArtmatchError("give a PAIRS_CSV, or --images FOLDER to score every pair of its images")
     from artmatch.export import score_csv, score_folder
     if pairs_csv is None:
@@ -208,6 +214,8 @@ def index_cmd(
     artist_col:str=typer.Option('artist', help="Artist column of a CSV."),
 ):
     "Embed every work of a collection once into an index for `attribute` and `predict --artist`; run again, it embeds only new or changed works."
+    from artmatch.data import check_model_folder
+    check_model_folder(run)      # before torch loads: a wrong RUN answers at once
     from artmatch.attribute import build_index
     counts = build_index(run, collection, out, bs, image_col=image_col, artist_col=artist_col)
     typer.echo(f"indexed {counts['works']} works by {counts['artists']} artists into {out} ({counts['embedded']} embedded now)"
@@ -236,6 +244,8 @@ def attribute_cmd(
     bs:int=typer.Option(64, help="Batch size for embedding images."),
 ):
     "Rank the artists of an index for each image, with each artist's nearest work; 'none of these' when no artist clears the index's threshold."
+    from artmatch.data import check_model_folder
+    check_model_folder(run)      # before torch loads: a wrong RUN answers at once
     from artmatch.attribute import attribute
     from artmatch.pairs import write_csv
     ranking = attribute(run, index, images, top, by, method, bs)
@@ -253,6 +263,8 @@ def app_cmd(
     port:Optional[int]=typer.Option(None, help="Port to serve on (default: the first free one from 7860)."),
 ):
     "Start a local web page: drop two works to see whether one artist made both; with --index, one work to see whose it may be."
+    from artmatch.data import check_model_folder
+    check_model_folder(run)      # before torch loads: a wrong RUN answers at once
     from artmatch.app import serve
     serve(run, index, host, port)
 

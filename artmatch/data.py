@@ -10,13 +10,32 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'METADATA_COLUMNS', 'IMAGE_COLUMNS', 'KAGGLE_TABLES', 'ArtmatchError', 'sample_path', 'read_folder',
-           'read_table', 'read_kaggle', 'read_collection', 'choose_artists']
+__all__ = ['IMAGE_SUFFIXES', 'METADATA_COLUMNS', 'IMAGE_COLUMNS', 'KAGGLE_TABLES', 'ArtmatchError', 'check_model_folder',
+           'check_training_options', 'sample_path', 'read_folder', 'read_table', 'read_kaggle', 'read_collection',
+           'choose_artists']
 
 # %% ../nbs/00_data.ipynb #003a1a7d
 class ArtmatchError(ValueError):
     "A problem with the user's input, told in one line: what is wrong, where, and what to do."
     kind, exit_code = 'error', 1     # how the command line reports it: `artmatch: error: ...`, exit status 1
+
+# %% ../nbs/00_data.ipynb #d175648f
+def check_model_folder(path) -> Path:
+    "`path` if it is a model folder written by `artmatch train` (its `config.json` and `model.safetensors` are there), else a one-line error."
+    path = Path(path).expanduser()
+    if not path.is_dir(): raise ArtmatchError(f"{path}: no such model folder; give the folder `artmatch train` wrote")
+    for name in ('config.json', 'model.safetensors'):
+        if not (path/name).is_file(): raise ArtmatchError(f"{path}: no {name}; give the folder `artmatch train` wrote")
+    return path
+
+def check_training_options(size:int, bs:int, epochs:int, freeze_epochs:int, views:int, lr) -> None:
+    "A one-line error for a training option out of range."
+    for name, v, lo in [('--size', size, 16), ('--bs', bs, 2), ('--epochs', epochs, 0), ('--freeze-epochs', freeze_epochs, 0)]:
+        if v < lo: raise ArtmatchError(f"{name} {v}: give at least {lo}")
+    if views < 1: raise ArtmatchError(f"--views {views}: give at least 1 (the centred crop)")
+    try: ok = lr == 'auto' or float(lr) > 0
+    except ValueError: ok = False
+    if not ok: raise ArtmatchError(f"--lr {lr}: give a positive learning rate or 'auto'")
 
 # %% ../nbs/00_data.ipynb #b787c1e5
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.gif', '.bmp', '.tif', '.tiff', '.webp'}

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from safetensors.torch import save_file, load_file
 from safetensors import SafetensorError
-from .data import ArtmatchError, IMAGE_SUFFIXES
+from .data import ArtmatchError, IMAGE_SUFFIXES, check_model_folder
 from .images import replacing
 from .models import build_model, HEADS, POOLINGS, torchvision_archs
 from .scoring import embed_images, score_embedded, check_method, PairScorer, score_ids
@@ -73,10 +73,7 @@ def check_config(config, path) -> dict:
 
 def load_model(path) -> torch.nn.Module:
     "The model saved in the folder `path`, in eval mode, its config in `model.config`. Never unpickles."
-    path = Path(path).expanduser()
-    if not path.is_dir(): raise ArtmatchError(f"{path}: no such model folder; give the folder `artmatch train` wrote")
-    for name in ('config.json', 'model.safetensors'):
-        if not (path/name).is_file(): raise ArtmatchError(f"{path}: no {name}; give the folder `artmatch train` wrote")
+    path = check_model_folder(path)
     try: config = json.loads((path/'config.json').read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ArtmatchError(f"{path/'config.json'}: not valid JSON ({e})") from None
     config = check_config(config, path)

@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from fastai.vision.all import (Callback, CSVLogger, CancelBatchException, CancelEpochException, CancelFitException, L,
     TrackerCallback, risinstance, set_seed)
-from .data import ArtmatchError, sample_path
+from .data import ArtmatchError, sample_path, check_training_options
 from .pairs import prepare
 from .blocks import pair_dls, artist_dls
 from .models import WeightsUnavailable
@@ -256,10 +256,7 @@ def train(approach:str, data=None, out='runs/model', arch:str='alexnet', head:st
     "Train a `siamese`, `classifier` or `embedding` model on the prepared folder `data` (default: the bundled sample) into `out`."
     run = {k: str(v) if isinstance(v, Path) else v for k, v in locals().items() if k != 'out'}
     if approach not in LEARNERS: raise ArtmatchError(f"approach {approach!r}: use one of {', '.join(LEARNERS)}")
-    for name, v, lo in [('--size', size, 16), ('--bs', bs, 2), ('--epochs', epochs, 0), ('--freeze-epochs', freeze_epochs, 0)]:
-        if v < lo: raise ArtmatchError(f"{name} {v}: give at least {lo}")
-    if views < 1: raise ArtmatchError(f"--views {views}: give at least 1 (the centred crop)")
-    if lr != 'auto' and not float(lr) > 0: raise ArtmatchError(f"--lr {lr}: give a positive learning rate or 'auto'")
+    check_training_options(size, bs, epochs, freeze_epochs, views, lr)
     out = Path(out).expanduser()
     def start():
         _check_run_folder(out)

@@ -27,6 +27,15 @@ def test_help_loads_no_library():
     code = "import sys, artmatch.cli; print(sorted(m for m in ('torch', 'fastai', 'pandas') if m in sys.modules))"
     assert subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.strip() == '[]'
 
+def test_argument_errors_load_no_library():
+    "A wrong option or RUN is told, exit code 1, before torch and fastai load: it answers at once."
+    code = ("import sys\nfrom artmatch.cli import main\n"
+            "for args in (['train', 'embedding', '--size', '4'], ['train'], ['evaluate', 'nowhere'], ['score', 'nowhere', '--out', 'x.csv'], ['app', 'nowhere']):\n"
+            "    try: main(args)\n    except SystemExit as e: assert e.code == 1, args\n"
+            "print(sorted(m for m in ('torch', 'fastai') if m in sys.modules))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == '[]', r.stderr
+
 def test_python_dash_m():
     r = subprocess.run([sys.executable, '-m', 'artmatch', 'train', '--help'], capture_output=True, text=True)
     assert r.returncode == 0 and '--freeze-epochs' in r.stdout
