@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, torch, torch.nn.functional as F
 import matplotlib.pyplot as plt
 from safetensors import safe_open
 from safetensors.torch import save_file
-from .data import ArtmatchError, IMAGE_SUFFIXES, read_collection
+from .data import ArtmatchError, read_collection, image_files
 from .images import replacing, open_image
 from .pairs import write_csv
 from .scoring import Embeddings, embed_images, check_method, PairScorer, score_ids
@@ -234,7 +234,7 @@ def _image_files(images) -> list[str]:
     "The image files of `images`, a folder standing for every image below it."
     files = []
     for p in map(Path, images):
-        if p.is_dir(): files += [str(f) for f in sorted(p.rglob('*')) if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()]
+        if p.is_dir(): files += [str(f) for f in image_files(p)]
         else: files.append(str(p))
     return files
 

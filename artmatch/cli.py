@@ -163,9 +163,8 @@ def predict_cmd(
     method:Optional[str]=typer.Option(None, help="Scoring method (classifier: softmax_dot, argmax, cosine; embedding: cosine)."),
 ):
     "Say whether two artworks are by the same artist, or whether an artwork is by the artist of a set of works."
-    from artmatch.data import check_model_folder
+    from artmatch.data import ArtmatchError, check_model_folder
     check_model_folder(run)      # before torch loads: a wrong RUN answers at once
-    from artmatch.data import ArtmatchError
     if (image_b is not None) + (against is not None) + (artist is not None) != 1:
         raise ArtmatchError("give IMAGE_B, or --against FOLDER, or --artist NAME --index INDEX: one of them")
     if (artist is None) != (index is None): raise ArtmatchError("--artist and --index go together: an artist of an index made by `artmatch index`")

@@ -11,8 +11,8 @@ import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'METADATA_COLUMNS', 'IMAGE_COLUMNS', 'KAGGLE_TABLES', 'ArtmatchError', 'check_model_folder',
-           'check_training_options', 'sample_path', 'read_folder', 'read_table', 'read_kaggle', 'read_collection',
-           'choose_artists']
+           'check_training_options', 'image_files', 'sample_path', 'read_folder', 'read_table', 'read_kaggle',
+           'read_collection', 'choose_artists']
 
 # %% ../nbs/00_data.ipynb #003a1a7d
 class ArtmatchError(ValueError):
@@ -43,6 +43,10 @@ METADATA_COLUMNS = ['original_split', 'style', 'genre', 'title', 'date']
 IMAGE_COLUMNS = ['image', 'filename', 'new_filename', 'file', 'path']
 KAGGLE_TABLES = ['all_data_info.csv', 'train_info.csv']
 
+def image_files(folder) -> list[Path]:
+    "The image files anywhere below `folder`, sorted."
+    return sorted(f for f in Path(folder).rglob('*') if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+
 def sample_path() -> Path:
     "The bundled sample: 200 works by 8 artists (`labels.csv` and `images/`)."
     return Path(str(files('artmatch')))/'sample'
@@ -50,8 +54,7 @@ def sample_path() -> Path:
 # %% ../nbs/00_data.ipynb #d519cea0
 def read_folder(path:Path) -> pd.DataFrame:
     "Works from a folder with one sub-folder per artist, named after the artist."
-    rows = [(str(f.resolve()), d.name.replace('_', ' ')) for d in sorted(path.iterdir()) if d.is_dir()
-            for f in sorted(d.rglob('*')) if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()]
+    rows = [(str(f.resolve()), d.name.replace('_', ' ')) for d in sorted(path.iterdir()) if d.is_dir() for f in image_files(d)]
     if not rows: raise ArtmatchError(f"{path}: no images found in artist sub-folders; "
                                      "expected ARTIST/IMAGE.jpg, or pass a CSV with image and artist columns")
     return pd.DataFrame(rows, columns=['image', 'artist'])

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from safetensors.torch import save_file, load_file
 from safetensors import SafetensorError
-from .data import ArtmatchError, IMAGE_SUFFIXES, check_model_folder
+from .data import ArtmatchError, IMAGE_SUFFIXES, check_model_folder, image_files
 from .images import replacing
 from .models import build_model, HEADS, POOLINGS, torchvision_archs
 from .scoring import embed_images, score_embedded, check_method, PairScorer, score_ids
@@ -169,7 +169,7 @@ def score_folder(model, images, out, method:str|None=None, bs:int=64, rows:int=1
     method = check_method(model, method)
     root, out = Path(images).expanduser().resolve(), Path(out).expanduser()
     if not root.is_dir(): raise ArtmatchError(f"{root}: no such images folder")
-    files = sorted(p for p in root.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = image_files(root)
     if len(files) < 2: raise ArtmatchError(f"{root}: fewer than 2 images ({', '.join(sorted(IMAGE_SUFFIXES))}); nothing to pair")
     emb = embed_images(model, files, bs)
     ids = np.array([-1 if str(p) in emb.errors else emb.index[str(p)] for p in files], dtype=np.int64)

@@ -12,7 +12,7 @@ timed apart in this process, so the table also shows what the pairs cost beyond 
 import argparse, os, platform, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from artmatch.data import IMAGE_SUFFIXES
+from artmatch.data import image_files
 from artmatch.export import load_model
 from artmatch.scoring import embed_images
 
@@ -36,7 +36,7 @@ def main():
     p.add_argument('--images', dest='n_images', type=int, default=1_000, help="Images the pairs are drawn from.")
     p.add_argument('--tmp', type=Path, default=None, help="Folder for the CSVs (default: a new temporary folder).")
     a = p.parse_args()
-    found = sorted(q.relative_to(a.images).as_posix() for q in a.images.rglob('*') if q.suffix.lower() in IMAGE_SUFFIXES)
+    found = [q.relative_to(a.images).as_posix() for q in image_files(a.images)]
     chosen = [found[i] for i in np.random.default_rng(0).choice(len(found), min(a.n_images, len(found)), replace=False)]
     tmp = a.tmp or Path(tempfile.mkdtemp())
     tmp.mkdir(parents=True, exist_ok=True)
