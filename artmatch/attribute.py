@@ -8,19 +8,22 @@ import hashlib, json, re
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
 import matplotlib.pyplot as plt
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
 from safetensors import safe_open
 from safetensors.torch import save_file
 from .data import ArtmatchError, read_collection, image_files
 from .images import replacing, open_image
 from .pairs import write_csv
-from .scoring import Embeddings, embed_images, check_method, PairScorer, score_ids
+from .scoring import SCORE_METHODS, Embeddings, embed_images, check_method, PairScorer, score_ids
 from .features import _stamp
 from .export import load_model, write_json
 from .evaluate import choose_threshold
 
 # %% auto #0
 __all__ = ['VECTORS', 'STEP', 'model_key', 'build_index', 'WorkIndex', 'load_index', 'prototypes', 'artist_scores',
-           'none_threshold', 'rank_artists', 'attribute', 'nearest_works', 'show_nearest', 'verify']
+           'none_threshold', 'rank_artists', 'attribute', 'nearest_works', 'show_nearest', 'embedded_works',
+           'calibrate_verification', 'verify']
 
 # %% ../nbs/13_attribute.ipynb #fe3c06c7
 VECTORS = {'embedding': ['embeddings'], 'classifier': ['probs', 'features'], 'siamese': ['features']}
@@ -193,24 +196,30 @@ def artist_scores(model, index:WorkIndex, queries:Embeddings, scores:torch.Tenso
 # %% ../nbs/13_attribute.ipynb #d5112a19
 def _threshold(model, method:str) -> float: return model.config.get('thresholds', {}).get(method, 0.5)
 
-def none_threshold(model, index:WorkIndex, by:str='prototype', method:str|None=None, samples:int=500, seed:int=0) -> float:
-    "The artist score below which an image is by none of `index`'s artists, chosen on the index's own works held out one per artist at a time."
-    method = check_method(model, method)
-    if (by, method) in index.thresholds: return index.thresholds[by, method]
+def _held_out(model, index:WorkIndex, by:str, method:str, samples:int, seed:int) -> tuple[torch.Tensor, torch.Tensor]:
+    "Artist scores (works x artists) of `index`'s works held out one per artist at a time and scored against the rest, and each one's artist."
     sizes = np.array([e - s for s, e in index.spans])
     rng = np.random.default_rng(seed)
     place = np.concatenate([rng.permutation(n) for n in sizes])          # each work's place in a random order of its artist's works
     artist = np.repeat(np.arange(len(sizes)), sizes)
-    present, absent = [], []
+    scores, own = [torch.empty(0, len(sizes))], [torch.empty(0, dtype=torch.long)]
     for r in range(sizes.max() - 1 if len(sizes) > 1 else 0):
         held = (place == r) & (sizes[artist] > r + 1)                       # the artist keeps a work in the rest
         queries, rest = index[held].vectors, index[~held]
-        scores = artist_scores(model, rest, queries, _against(model, queries, rest.vectors, method), by, method)[0]
-        own = torch.from_numpy(artist[held])
-        present += scores[torch.arange(len(own)), own].tolist()
-        absent += scores.scatter(1, own[:, None], float('-inf')).max(1).values.tolist()
-        if len(present) >= samples: break
-    threshold = choose_threshold(np.r_[np.ones(len(present)), np.zeros(len(absent))], present + absent) if present else _threshold(model, method)
+        scores.append(artist_scores(model, rest, queries, _against(model, queries, rest.vectors, method), by, method)[0].float())
+        own.append(torch.from_numpy(artist[held]))
+        if sum(map(len, own)) >= samples: break
+    return torch.cat(scores), torch.cat(own)
+
+def none_threshold(model, index:WorkIndex, by:str='prototype', method:str|None=None, samples:int=500, seed:int=0) -> float:
+    "The artist score below which an image is by none of `index`'s artists, chosen on the index's own works held out one per artist at a time."
+    method = check_method(model, method)
+    if (by, method) in index.thresholds: return index.thresholds[by, method]
+    scores, own = _held_out(model, index, by, method, samples, seed)
+    present = scores[torch.arange(len(own)), own]
+    absent = scores.scatter(1, own[:, None], float('-inf')).max(1).values      # the best other artist's
+    threshold = choose_threshold(np.r_[np.ones(len(own)), np.zeros(len(own))], torch.cat([present, absent]).numpy()) if len(own) \
+                else _threshold(model, method)
     index.thresholds[by, method] = threshold
     return threshold
 
@@ -290,12 +299,33 @@ def show_nearest(nearest:pd.DataFrame, size:int=160):
         for ax in row: ax.axis('off')
     return fig
 
+# %% ../nbs/13_attribute.ipynb #13e7f2a2
+def embedded_works(emb:Embeddings, works:pd.DataFrame) -> WorkIndex:
+    "The works of `works` (`image` paths as `emb` names them, `artist`) that `emb` embedded without error, as a `WorkIndex`."
+    works = works[works.image.isin(emb.index) & ~works.image.isin(emb.errors)].reset_index(drop=True)
+    return WorkIndex(works, _take(emb, [emb.index[p] for p in works.image]), {})
+
+def calibrate_verification(model, index:WorkIndex, samples:int=5000, seed:int=0) -> dict:
+    "For each scoring method, [slope, intercept, threshold]: P(by the artist) from a work's score against an artist's prototype, fitted on `index`'s works."
+    calibration = {}
+    for method in SCORE_METHODS[model.config['approach']]:
+        scores, own = _held_out(model, index, 'prototype', method, samples, seed)
+        if not len(own): raise ArtmatchError(f"calibrating verification needs two artists with two works each; these works have {len(index.artists)} artists")
+        x, same = scores.double().flatten().numpy(), F.one_hot(own, len(index.artists)).flatten().numpy()
+        fit = LogisticRegression(C=1e4, class_weight='balanced').fit(x[:, None], same)
+        slope, intercept = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+        calibration[method] = [slope, intercept, choose_threshold(same, expit(slope * x + intercept))]
+    return calibration
+
 # %% ../nbs/13_attribute.ipynb #b9fa9ca2
-def verify(model, image, references, index=None, by:str='prototype', method:str|None=None, bs:int=64) -> dict:
-    "Score of `image` being by the artist of `references` (a folder or list of images, or with `index` an artist's name), and each work's score."
+def verify(model, image, references, index=None, method:str|None=None, bs:int=64) -> dict:
+    "P(`image` is by the artist of `references`: a folder or list of images, or with `index` an artist's name), the decision, and each work's score."
     if not Path(image).expanduser().is_file(): raise ArtmatchError(f"{image}: no such image file; give the path of an artwork image")   # before any work is embedded
     model, _ = _model(model)
     method = check_method(model, method)
+    if method not in model.config.get('verification', {}):
+        raise ArtmatchError(f"this model has no calibration for verification by {method} (trained before artmatch 0.3, or on too few "
+                            f"validation works: two artists with two works each are needed); train it again")
     if index is not None:
         if not isinstance(index, WorkIndex): index = load_index(index, model)
         works, errors = index[index.works.artist.to_numpy() == references], {}
@@ -308,8 +338,9 @@ def verify(model, image, references, index=None, by:str='prototype', method:str|
         works = WorkIndex(pd.DataFrame({'image': emb.paths, 'artist': 'references'}), emb, {})
     query, bad = _embed_readable(model, [image], bs)
     if bad: raise ArtmatchError(next(iter(bad.values())))
-    scores = _against(model, query, works.vectors, method)
-    score, threshold = float(artist_scores(model, works, query, scores, by, method)[0][0, 0]), _threshold(model, method)
-    per_work = pd.DataFrame({'work': works.works.image, 'score': scores[0].double().numpy()})
-    return dict(method=method, score=score, threshold=threshold, same_artist=score >= threshold,
+    score = float(_against(model, query, prototypes(works, method), method)[0, 0])
+    slope, intercept, threshold = model.config['verification'][method]
+    probability = float(expit(slope * score + intercept))
+    per_work = pd.DataFrame({'work': works.works.image, 'score': _against(model, query, works.vectors, method)[0].double().numpy()})
+    return dict(method=method, probability=probability, threshold=threshold, same_artist=probability >= threshold, score=score,
                 works=per_work.sort_values('score', ascending=False, ignore_index=True), errors=errors)

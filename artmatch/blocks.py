@@ -188,23 +188,25 @@ def pair_dls(path, size:int=224, bs:int=64, naive:bool=False, **kwargs) -> DataL
 # %% ../nbs/03_blocks.ipynb #d6afdd58
 def ArtistDataBlock(path, size:int=224, vocab=None) -> DataBlock:
     "A `DataBlock` of (image, artist) from rows of the `works.csv` in the prepared folder `path`."
-    return DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=vocab)), get_x=ColReader('image', pref=Path(path)),
+    return DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=vocab, sort=vocab is None)), get_x=ColReader('image', pref=Path(path)),
                      get_y=ColReader('artist'), splitter=ColSplitter('split', on='valid'),
                      item_tfms=ArtCrop(size))
 
-def artist_works(works:pd.DataFrame, seed:int=0) -> pd.DataFrame:
-    "Training works, and validation works of artists seen in training (held out of training if there are none)."
+def artist_works(works:pd.DataFrame, seed:int=0, unseen:bool=False) -> pd.DataFrame:
+    "Training works, and validation works: of any artist if `unseen`, else of artists seen in training (held out of training if there are none)."
     train = works[works.split == 'train']
-    valid = works[(works.split == 'valid') & works.artist.isin(train.artist)]
+    valid = works[(works.split == 'valid') & (unseen | works.artist.isin(train.artist))]
     if valid.empty: return split_works(train, valid_pct=0.15, test_pct=0, seed=seed)
     return pd.concat([train, valid], ignore_index=True)
 
-def artist_dls(path, size:int=224, bs:int=64, seed:int=0, per_artist:int|None=None, **kwargs):
+def artist_dls(path, size:int=224, bs:int=64, seed:int=0, per_artist:int|None=None, unseen:bool=False, **kwargs):
     "`DataLoaders` of single works labelled by artist from the prepared folder `path`; `per_artist` works of each artist in a training batch."
     works, _ = read_prepared(path)
-    rows = _rows(artist_works(works, seed), path, 'works')
+    rows = _rows(artist_works(works, seed, unseen), path, 'works')
     if per_artist: kwargs['dl_kwargs'] = [{'shuffle_fn': artist_batches(rows.artist[rows.split == 'train'], per_artist)}, {}]
-    return ArtistDataBlock(path, size).dataloaders(rows, bs=bs, path=path, **kwargs)
+    trained = sorted(rows.artist[rows.split == 'train'].unique())
+    vocab = trained + sorted(set(rows.artist) - set(trained)) if unseen else None       # the training artists first
+    return ArtistDataBlock(path, size, vocab).dataloaders(rows, bs=bs, path=path, **kwargs)
 
 # %% ../nbs/03_blocks.ipynb #eee6921f
 def artist_batches(artists, per_artist:int):

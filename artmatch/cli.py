@@ -171,8 +171,8 @@ def predict_cmd(
     if image_b is None:
         from artmatch.attribute import verify
         r = verify(run, image_a, against or artist, index, method=method)
-        typer.echo(f"{r['method']} score: {r['score']:.4f} (threshold {r['threshold']:.4f}): "
-                   f"{'by' if r['same_artist'] else 'not by'} the artist of these {len(r['works'])} works")
+        typer.echo(f"P(by the artist of these {len(r['works'])} works): {r['probability']:.4f} (threshold {r['threshold']:.4f}): "
+                   f"{'by' if r['same_artist'] else 'not by'} that artist; {r['method']} score against their prototype: {r['score']:.4f}")
         _table(r['works'])
         for error in r['errors'].values(): typer.echo(f"not compared: {error}")
         return

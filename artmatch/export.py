@@ -44,6 +44,11 @@ def _is_known_arch(arch) -> bool:
     except ImportError: return False
     return timm.is_model(arch)
 
+def _lists_of_numbers(d, n:int) -> bool:
+    "Whether `d` is a dict whose values are lists of `n` finite numbers."
+    return isinstance(d, dict) and all(isinstance(v, list) and len(v) == n and all(isinstance(x, (int, float)) and math.isfinite(x) for x in v)
+                                       for v in d.values())
+
 def check_config(config, path) -> dict:
     "`config` if every field is of the right kind and range, else an `ArtmatchError` naming the field."
     _check(isinstance(config, dict), path, "not a JSON object")
@@ -60,15 +65,14 @@ def check_config(config, path) -> dict:
     _check(isinstance(stats, list) and len(stats) == 2 and all(isinstance(s, list) and len(s) == 3 and
            all(isinstance(x, (int, float)) and 0 <= x <= 255 for x in s) for s in stats), path, "stats are not two lists of 3 numbers")
     artists = config.get('artists')
-    if approach == 'classifier':
+    if approach == 'classifier' or artists is not None:     # an embedding's are optional
         _check(isinstance(artists, list) and len(artists) >= 2 and all(isinstance(a, str) for a in artists),
-               path, "a classifier needs a list of at least 2 artist names")
+               path, "artists is not a list of at least 2 artist names (a classifier needs one)")
     thresholds = config.get('thresholds', {})
     _check(isinstance(thresholds, dict) and all(isinstance(v, (int, float)) and math.isfinite(v) for v in thresholds.values()),
            path, "thresholds are not numbers")
-    calibration = config.get('calibration', {})
-    _check(isinstance(calibration, dict) and all(isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float))
-           and math.isfinite(x) for x in v) for v in calibration.values()), path, "calibration is not pairs of numbers")
+    _check(_lists_of_numbers(config.get('calibration', {}), 2), path, "calibration is not pairs of numbers")
+    _check(_lists_of_numbers(config.get('verification', {}), 3), path, "verification is not lists of 3 numbers")
     return config
 
 def load_model(path) -> torch.nn.Module:

@@ -10,12 +10,14 @@ from fastai.vision.all import (Learner, Normalize, BCEWithLogitsLossFlat, CrossE
     delegates, risinstance)
 from fastai.metrics import ActivationType
 from pytorch_metric_learning import losses
-from .models import build_model, body_head_splitter
+from .data import ArtmatchError
+from .models import build_model, body_head_splitter, embedding_vectors
 from .blocks import ArtCrop, PairBatchDL
 
 # %% auto #0
 __all__ = ['SameArtistLoss', 'OneVsRestLoss', 'RocAuc', 'AveragePrecision', 'artist_probs', 'PairAuc', 'crop_size',
-           'siamese_learner', 'artist_accuracy', 'classifier_learner', 'MetricLoss', 'CosineAuc', 'embedding_learner']
+           'siamese_learner', 'artist_accuracy', 'classifier_learner', 'MetricLoss', 'CosineAuc', 'training_artists',
+           'embedding_learner']
 
 # %% ../nbs/05_learner.ipynb #80c26deb
 class SameArtistLoss(BCEWithLogitsLossFlat):
@@ -97,21 +99,33 @@ def classifier_learner(dls, arch:str='alexnet', head:str='softmax', pretrained:b
 
 # %% ../nbs/05_learner.ipynb #897e89f9
 class MetricLoss:
-    "A pytorch-metric-learning loss over every pair of works in the batch, as a fastai loss on (embeddings, artists)."
-    def __init__(self, loss=None): self.loss = loss or losses.MultiSimilarityLoss()
-    def __call__(self, embeddings, artists):   # plain tensors: the library indexes them in ways fastai's subclasses refuse
-        return self.loss(embeddings.as_subclass(torch.Tensor).float(), artists.as_subclass(torch.Tensor).long())
+    "A pytorch-metric-learning loss over every pair of works in the batch on the metric embedding, plus cross-entropy on the `n_artists` logits after it."
+    def __init__(self, n_artists:int=0, loss=None): self.n_artists, self.loss = n_artists, loss or losses.MultiSimilarityLoss()
+    def __call__(self, out, artists):   # plain tensors: the library indexes them in ways fastai's subclasses refuse
+        out, artists = out.as_subclass(torch.Tensor).float(), artists.as_subclass(torch.Tensor).long()
+        n = self.n_artists
+        if not n: return self.loss(out, artists)
+        known = artists < n                 # a new artist's works have no logit
+        metric = self.loss(out[:, :-n], artists)
+        return metric + F.cross_entropy(out[known, -n:], artists[known]) if known.any() else metric
 
-def CosineAuc():
-    "ROC AUC of the cosine of embeddings over every pair of validation works."
-    def pair_auc(embeddings, artists): return _pairwise_auc(F.normalize(embeddings.float(), dim=1), artists)
+def CosineAuc(n_artists:int=0):
+    "ROC AUC of the cosine of `embedding_vectors` over every pair of validation works."
+    def pair_auc(out, artists): return _pairwise_auc(embedding_vectors(out, n_artists), artists)
     return AccumMetric(pair_auc, flatten=False, name='pair_auc')
 
 # %% ../nbs/05_learner.ipynb #cfe2a976
+def training_artists(dls) -> list[str]:
+    "The artists of `dls`'s training works: the first of its vocabulary (`artist_dls` puts new validation artists after them)."
+    artists = sorted(set(dls.train.items.artist))
+    if list(dls.vocab[:len(artists)]) != artists: raise ArtmatchError("the loaders' vocabulary must list the training artists first; use artist_dls")
+    return artists
+
 @delegates(Learner.__init__)
 def embedding_learner(dls, arch:str='alexnet', hidden:int|None=None, pretrained:bool=True, weights=None,
                       pooling:str='style', metrics=None, **kwargs) -> Learner:
-    "An embedding `Learner` on artist `dls` (best in batches of a few works per artist): `arch` body, a metric-learning loss."
-    model = build_model('embedding', arch, hidden=hidden, pretrained=pretrained, weights=weights, pooling=pooling)
-    metrics = metrics if metrics is not None else [CosineAuc()]
-    return _model_learner(dls, model, MetricLoss(), metrics, pretrained or weights is not None, **kwargs)
+    "An embedding `Learner` on artist `dls` (best in batches of a few works per artist): `arch` body, a metric embedding and the training artists' probabilities."
+    artists = training_artists(dls)
+    model = build_model('embedding', arch, artists=artists, hidden=hidden, pretrained=pretrained, weights=weights, pooling=pooling)
+    metrics = metrics if metrics is not None else [CosineAuc(len(artists))]
+    return _model_learner(dls, model, MetricLoss(len(artists)), metrics, pretrained or weights is not None, **kwargs)

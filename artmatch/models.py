@@ -4,10 +4,11 @@
 
 # %% ../nbs/04_models.ipynb #cc9a47b6
 from __future__ import annotations
-import hashlib, warnings
+import hashlib, math, warnings
 from pathlib import Path
 import torch, torchvision
 from torch import nn
+import torch.nn.functional as F
 from fastai.vision.all import Module, create_body, model_meta, imagenet_stats, params, has_pool_type
 from .data import ArtmatchError
 import artmatch
@@ -15,8 +16,8 @@ import artmatch
 # %% auto #0
 __all__ = ['BODIES', 'POOLINGS', 'PAIR_COMBINERS', 'HEADS', 'HIDDEN', 'penultimate_body', 'pooled_body', 'torchvision_archs',
            'stage_names', 'StyleBody', 'WeightsUnavailable', 'Backbone', 'create_backbone', 'concat_features',
-           'symmetric_features', 'PairHead', 'SiameseModel', 'ArtistClassifier', 'body_head_splitter', 'EmbeddingModel',
-           'build_model']
+           'symmetric_features', 'PairHead', 'SiameseModel', 'artist_head', 'ArtistClassifier', 'body_head_splitter',
+           'EmbeddingHead', 'EmbeddingModel', 'embedding_vectors', 'build_model']
 
 # %% ../nbs/04_models.ipynb #dcc5137c
 def penultimate_body(m:nn.Module) -> nn.Module:
@@ -175,11 +176,14 @@ class SiameseModel(Module):
         return self.head(features[ia], features[ib])
 
 # %% ../nbs/04_models.ipynb #36ffa9ec
+def artist_head(n_features:int, n_artists:int, p:float=0.25) -> nn.Sequential:
+    "On batch-normalised features, dropout and one linear layer to a logit per artist."
+    return nn.Sequential(nn.BatchNorm1d(n_features), nn.Dropout(p), nn.Linear(n_features, n_artists))
+
 class ArtistClassifier(Module):
-    "`body` then, on batch-normalised features, one linear layer to a logit per artist."
+    "`body` then `artist_head`."
     def __init__(self, body:nn.Module, n_features:int, n_artists:int, p:float=0.25):
-        self.body = body
-        self.head = nn.Sequential(nn.BatchNorm1d(n_features), nn.Dropout(p), nn.Linear(n_features, n_artists))
+        self.body, self.head = body, artist_head(n_features, n_artists, p)
     def forward(self, x): return self.head(self.body(x))
 
 def body_head_splitter(m:nn.Module) -> list:
@@ -187,13 +191,25 @@ def body_head_splitter(m:nn.Module) -> list:
     return [params(m.body), params(m.head)]
 
 # %% ../nbs/04_models.ipynb #dbe2fb43
+class EmbeddingHead(Module):
+    "A hidden layer to a `dim`-number metric embedding and, with `n_artists`, `artist_head`'s logits beside it, as one output."
+    def __init__(self, n_features:int, hidden:int=1024, dim:int=512, n_artists:int=0, p:float=0.2):
+        self.metric = nn.Sequential(nn.BatchNorm1d(n_features), nn.Dropout(p), nn.Linear(n_features, hidden),
+                                    nn.ReLU(inplace=True), nn.BatchNorm1d(hidden), nn.Linear(hidden, dim))
+        self.artists = artist_head(n_features, n_artists) if n_artists else None
+    def forward(self, x): return self.metric(x) if self.artists is None else torch.cat([self.metric(x), self.artists(x)], 1)
+
 class EmbeddingModel(Module):
-    "`body` then a small network to an embedding in which works by one artist lie close (compared by cosine)."
-    def __init__(self, body:nn.Module, n_features:int, hidden:int=1024, dim:int=512, p:float=0.2):
-        self.body = body
-        self.head = nn.Sequential(nn.BatchNorm1d(n_features), nn.Dropout(p), nn.Linear(n_features, hidden),
-                                  nn.ReLU(inplace=True), nn.BatchNorm1d(hidden), nn.Linear(hidden, dim))
+    "`body` then `EmbeddingHead`: an output per work from which `embedding_vectors` makes what two works are compared by."
+    def __init__(self, body:nn.Module, n_features:int, hidden:int=1024, dim:int=512, n_artists:int=0):
+        self.body, self.head = body, EmbeddingHead(n_features, hidden, dim, n_artists)
     def forward(self, x): return self.head(self.body(x))
+
+def embedding_vectors(out:torch.Tensor, n_artists:int) -> torch.Tensor:
+    "The unit vectors compared by cosine: the unit metric embedding and the square roots of the artist probabilities, side by side, over the square root of 2."
+    if not n_artists: return F.normalize(out.float(), dim=1)
+    metric, logits = out[:, :-n_artists].float(), out[:, -n_artists:].float()
+    return torch.cat([F.normalize(metric, dim=1), logits.softmax(1).sqrt()], 1) / math.sqrt(2)
 
 # %% ../nbs/04_models.ipynb #474a0463
 HEADS = {'siamese': list(PAIR_COMBINERS), 'classifier': ['softmax', 'ovr'], 'embedding': ['mlp']}
@@ -201,18 +217,18 @@ HIDDEN = {'siamese': 512, 'classifier': 0, 'embedding': 1024}
 
 def build_model(approach:str, arch:str='alexnet', head:str|None=None, artists:list|None=None, hidden:int|None=None,
                 pretrained:bool=True, weights=None, pooling:str='style') -> nn.Module:
-    "A Siamese, classifier or embedding model over `arch`, its plain config in `model.config`."
+    "A Siamese, classifier or embedding model over `arch` (a classifier's, or an embedding's, training `artists`), its plain config in `model.config`."
     if approach not in HEADS: raise ArtmatchError(f"approach {approach!r}: use one of {', '.join(HEADS)}")
     head = head or HEADS[approach][0]
     if head not in HEADS[approach]: raise ArtmatchError(f"--head {head!r}: a {approach} takes one of {', '.join(HEADS[approach])}")
     hidden = HIDDEN[approach] if hidden is None else hidden
     bb = create_backbone(arch, pretrained, weights, pooling)
     if approach == 'siamese': model = SiameseModel(bb.body, PairHead(bb.n_features, head, hidden))
-    elif approach == 'embedding': model = EmbeddingModel(bb.body, bb.n_features, hidden)
+    elif approach == 'embedding': model = EmbeddingModel(bb.body, bb.n_features, hidden, n_artists=len(artists or []))
     else:
         if not artists: raise ArtmatchError("a classifier needs the list of its artists")
         model = ArtistClassifier(bb.body, bb.n_features, len(artists))
     model.config = dict(approach=approach, arch=arch, head=head, hidden=hidden, pooling=pooling, n_features=bb.n_features,
-                        artists=list(artists) if approach == 'classifier' else None, stats=bb.stats,
+                        artists=list(artists) if artists else None, stats=bb.stats,
                         weights_source=bb.weights_source, artmatch_version=artmatch.__version__)
     return model

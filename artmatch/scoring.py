@@ -12,6 +12,7 @@ from fastprogress.fastprogress import progress_bar
 from .data import ArtmatchError
 from .images import open_image
 from .blocks import ArtCrop
+from .models import embedding_vectors
 from .learner import artist_probs
 
 # %% auto #0
@@ -56,7 +57,7 @@ def embed_images(model, paths, bs:int=64, num_workers:int=0, augment:bool=False)
     features = torch.cat(features) if features else torch.zeros(0, cfg['n_features'])
     if cfg['approach'] == 'siamese': return Embeddings(paths, features, None, errors)
     outputs = torch.cat(outputs) if outputs else torch.zeros(0, len(cfg['artists'] or []))
-    if cfg['approach'] == 'embedding': return Embeddings(paths, features, None, errors, embeddings=outputs)
+    if cfg['approach'] == 'embedding': return Embeddings(paths, features, None, errors, embeddings=embedding_vectors(outputs, len(cfg['artists'] or [])))
     return Embeddings(paths, features, artist_probs(outputs, cfg['head']), errors)
 
 # %% ../nbs/06_scoring.ipynb #a367cfe9

@@ -11,13 +11,14 @@ import matplotlib.pyplot as plt
 from fastai.vision.all import (Callback, CSVLogger, CancelBatchException, CancelEpochException, CancelFitException, L,
     TrackerCallback, risinstance, set_seed)
 from .data import ArtmatchError, sample_path, check_training_options
-from .pairs import prepare
+from .pairs import prepare, read_prepared
 from .blocks import pair_dls, artist_dls
 from .models import WeightsUnavailable
 from .learner import siamese_learner, classifier_learner, embedding_learner
 from .features import head_learner
 from .export import save_model, load_model, write_json
 from .evaluate import evaluate_model, embed_pairs, calibrate
+from .attribute import calibrate_verification, embedded_works
 from .images import replacing
 from artmatch.distributed import (rank0_first, rank0_only, rank0_value, distributed_ctx, mixed_precision, is_main_process,
     world_size)
@@ -185,7 +186,8 @@ def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
     set_seed(seed, reproducible=True)
     loader_args = {} if run['num_workers'] is None else {'num_workers': run['num_workers']}
     if run['approach'] == 'siamese': dls = pair_dls(data, size, bs, naive, **loader_args)
-    else: dls = artist_dls(data, size, bs, seed, PER_ARTIST if run['approach'] == 'embedding' else None, **loader_args)
+    elif run['approach'] == 'embedding': dls = artist_dls(data, size, bs, seed, PER_ARTIST, unseen=True, **loader_args)
+    else: dls = artist_dls(data, size, bs, seed, **loader_args)
     log = lambda: [HistoryLogger('history.csv')]   # in the learners' path, the run folder
     learn, note = _learner(run['approach'], dls, run['arch'], run['head'], run['pretrained'], run['weights'],
                            run['scratch_if_unavailable'], pooling=run['pooling'], cbs=log(), path=out)
@@ -230,11 +232,20 @@ def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
                                             f"continue with: artmatch train --resume {out}")
     return rank0_only(_finish, out, learn.model, data, run, frozen, lr, note)
 
+def _verification(model, emb, data:Path) -> dict:
+    "`calibrate_verification` on the embedded validation works of `data`; none (with a warning) where they are too few."
+    works = read_prepared(data)[0].query("split == 'valid'")
+    try: return calibrate_verification(model, embedded_works(emb, works.assign(image=[str(data/p) for p in works.image])))
+    except ArtmatchError as e:
+        warnings.warn(f"verification against a set of works (`predict --against`) will not work with this model: {e}")
+        return {}
+
 def _finish(out:Path, model, data:Path, run:dict, frozen:bool, lr:float, note:str|None) -> pd.DataFrame:
     "Calibrate scores and choose thresholds on validation pairs, save the model folder and its card, drop the checkpoint."
     say("choosing thresholds on the validation pairs")
     emb = embed_pairs(model, data, 'valid')
     if model.config['approach'] == 'embedding': model.config['calibration'] = calibrate(model, emb, data)
+    model.config['verification'] = _verification(model, emb, data)
     metrics = evaluate_model(model, data, split='valid', emb=emb)
     training = {k: run[k] for k in ('epochs', 'bs', 'seed', 'views', 'naive')}
     model.config.update(thresholds={m: float(t) for m, t in metrics.threshold.items()}, data=str(data.resolve()),

@@ -23,11 +23,11 @@ import argparse, os, platform, resource, shutil, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import sklearn.metrics as skm
+from scipy.special import expit
 from artmatch.pairs import prepare, read_prepared, write_csv
 from artmatch.train import train
 from artmatch.export import load_model
-from artmatch.scoring import Embeddings
-from artmatch.scoring import check_method
+from artmatch.scoring import Embeddings, check_method
 from artmatch.attribute import build_index, load_index, attribute, rank_artists, none_threshold, WorkIndex
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def index_and_attribute(model, test:pd.DataFrame, out:Path) -> dict:
                 top5=float(ranking.groupby('image').apply(lambda g: truth[g.name] in set(g.artist)).mean()))
 
 def accuracy(model, full:WorkIndex, rounds:int, seed:int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Attribution (top-1, top-5, 'none of these' at each threshold) and verification rates of every `by`, over two halves of the artists and `rounds` held-out works each."
+    "Attribution (top-1, top-5, 'none of these' at each threshold) of every `by`, and verification (prototype) rates, over two halves of the artists and `rounds` held-out works each."
     method = check_method(model, None)
     pair_t = model.config.get('thresholds', {}).get(method, 0.5)
     artists = np.random.default_rng(seed).permutation(full.artists)
@@ -106,7 +106,7 @@ def accuracy(model, full:WorkIndex, rounds:int, seed:int) -> tuple[pd.DataFrame,
                     rows.append(dict(by=by, known=known, top1=g.artist.iloc[0] == truth[image], top5=truth[image] in set(g.artist.iloc[:5]),
                                      best=g.score.iloc[0], t=t, own=scores.get(truth[image], np.nan), other=scores[other]))
     q = pd.DataFrame(rows)
-    attribution, verification = {}, {}
+    attribution = {}
     for by, g in q.groupby('by', sort=False):
         known, unknown = g[g.known], g[~g.known]
         attribution[by] = {'top-1': known.top1.mean(), 'top-5': known.top5.mean(), 'none_threshold (mean)': g.t.mean(),
@@ -115,10 +115,16 @@ def accuracy(model, full:WorkIndex, rounds:int, seed:int) -> tuple[pd.DataFrame,
                            'right artist first and clears': (known.top1 & (known.best >= known.t)).mean(),
                            'pair threshold: none of these, absent': (unknown.best < pair_t).mean(),
                            'pair threshold: none of these, present': (known.best < pair_t).mean(), 'queries in / out': f"{len(known)} / {len(unknown)}"}
-        verification[by] = {'own artist: same (pair threshold)': (known.own >= pair_t).mean(), 'another artist: different': (known.other < pair_t).mean(),
-                            'ROC AUC own vs other': skm.roc_auc_score(np.r_[np.ones(len(known)), np.zeros(len(known))], np.r_[known.own, known.other]),
-                            'queries': len(known)}
-    return pd.DataFrame.from_dict(attribution, orient='index'), pd.DataFrame.from_dict(verification, orient='index')
+    known = q[q.known & (q.by == 'prototype')]          # `verify` scores against the prototype
+    slope, intercept, set_t = model.config['verification'][method]
+    p_own, p_other = (expit(slope * known[k] + intercept) for k in ('own', 'other'))
+    verification = pd.DataFrame({
+        '`verify`: calibrated probability': {'own artist: same': (p_own >= set_t).mean(), 'another artist: different': (p_other < set_t).mean(),
+                                             'threshold': set_t, 'mean P, own artist': p_own.mean(), 'mean P, another artist': p_other.mean()},
+        "the model's pair threshold (before)": {'own artist: same': (known.own >= pair_t).mean(), 'another artist: different': (known.other < pair_t).mean(),
+                                                'threshold': pair_t}}).T
+    auc = skm.roc_auc_score(np.r_[np.ones(len(known)), np.zeros(len(known))], np.r_[known.own, known.other])
+    return pd.DataFrame.from_dict(attribution, orient='index'), verification.assign(**{'ROC AUC own vs other': auc, 'queries': len(known)})
 
 def scaled(index:WorkIndex, n:int) -> WorkIndex:
     "`index`'s works repeated to `n` works, each copy of an artist a new artist (the vectors are what is timed)."

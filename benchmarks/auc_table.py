@@ -15,13 +15,13 @@ the table says how long the cache took. Writes OUT/auc_table.md and OUT/results.
 """
 import argparse, json, platform, time, warnings
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import numpy as np, pandas as pd, torch, torch.nn.functional as F
 import sklearn.metrics as skm
 from sklearn.linear_model import LogisticRegression
 from artmatch.pairs import prepare, read_prepared
 from artmatch.train import train
 from artmatch.export import load_model
-from artmatch.evaluate import evaluate_model
+from artmatch.evaluate import evaluate_model, embed_pairs
 from artmatch.models import build_model
 from artmatch.features import cached_features
 
@@ -67,6 +67,14 @@ def frozen_baselines(data:Path, arch:str, weights:Path, size:int, n_final:int):
         pa, pb = torch.stack([probs[p] for p in test.image1]), torch.stack([probs[p] for p in test.image2])
         yield f'frozen {kind} features + logistic regression, softmax-dot', (pa * pb).sum(1).numpy()
 
+def embedding_halves(model, data:Path, test:pd.DataFrame):
+    "(half, test pair scores) of the cosine of each half of the embedding model's vectors: the metric embedding, the artist probabilities' square roots."
+    emb, n = embed_pairs(model, data, 'test'), len(model.config['artists'])
+    a, b = (torch.tensor([emb.index[str(data/p)] for p in test[c]]) for c in ('image1', 'image2'))
+    for half, cols in [('metric embedding', slice(None, -n)), ('artist probabilities', slice(-n, None))]:
+        v = F.normalize(emb.embeddings[:, cols], dim=1)
+        yield half, (v[a] * v[b]).sum(1).numpy()
+
 def markdown(df:pd.DataFrame) -> str:
     "A markdown table of `df`, index first."
     head = ['', *df.columns]
@@ -81,6 +89,7 @@ def main():
     p.add_argument('--arch', default='tf_efficientnet_lite2')
     p.add_argument('--out', type=Path, default=ROOT/'benchmarks/results')
     p.add_argument('--splits', default='work,artist')
+    p.add_argument('--approaches', default='embedding,classifier,siamese', help='which approaches to train (the baselines always run)')
     p.add_argument('--prepared', type=Path, default=None,
                    help='a folder whose SPLIT/ sub-folders were prepared from --data before (their feature caches are reused); default: OUT/data-SPLIT')
     p.add_argument('--quick', action='store_true', help='tiny settings: 14 artists, 64 px, squeezenet1_0')
@@ -108,6 +117,7 @@ def main():
         cache_minutes[split] = round((time.time() - start) / 60, 1)
         print(f'frozen features of every work, and the baselines: {cache_minutes[split]} min', flush=True)
         for name, approach, head, options in trained_rows(split):
+            if approach not in a.approaches.split(','): continue
             run = a.out/f"run-{split}-{approach}-{head}{'-tta' if options else ''}"
             start = time.time()
             train(approach, data, run, arch=a.arch, head=head, weights=a.weights, size=size, **options)
@@ -116,6 +126,8 @@ def main():
             scored = pd.read_csv(run/'eval/test_scores.csv')
             for method, by_method in scored.groupby('method', sort=False):
                 add(name if approach != 'classifier' else f'{name}: {method}', by_method.score.to_numpy(), minutes)
+            if approach == 'embedding':
+                for half, scores in embedding_halves(load_model(run), data, test): add(f'{name}, {half} alone', scores, minutes)
             write_table(a, rows, results, cache_minutes, size)
     write_table(a, rows, results, cache_minutes, size)
 

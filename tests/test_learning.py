@@ -13,7 +13,8 @@ pytestmark = pytest.mark.skipif(not SQUEEZENET.exists(), reason='../shared/weigh
 def frozen_learner(approach, data):
     "A learner of `approach` over ImageNet SqueezeNet on 64-pixel crops of the prepared sample, body frozen."
     if approach == 'siamese': return siamese_learner(pair_dls(data, size=64, bs=32, num_workers=0), 'squeezenet1_0', weights=SQUEEZENET)
-    dls = artist_dls(data, size=64, bs=32, per_artist=PER_ARTIST if approach == 'embedding' else None, num_workers=0)
+    embedding = approach == 'embedding'
+    dls = artist_dls(data, size=64, bs=32, per_artist=PER_ARTIST if embedding else None, unseen=embedding, num_workers=0)
     make = classifier_learner if approach == 'classifier' else embedding_learner
     return make(dls, 'squeezenet1_0', weights=SQUEEZENET)
 
@@ -25,7 +26,9 @@ def test_first_loss_is_near_chance(approach, prepared):
     loss = float(learn.loss_func(learn.model(x), y))
     if approach == 'siamese': chance = math.log(2)                      # P(same) = 1/2
     elif approach == 'classifier': chance = math.log(len(learn.model.config['artists']))   # 1/artists each
-    else: chance = float(MetricLoss()(torch.randn(len(y), 512), y))        # random embeddings
+    else:                                                                # random embeddings, 1/artists each
+        n = len(learn.model.config['artists'])
+        chance = float(MetricLoss(n)(torch.cat([torch.randn(len(y), 512), torch.zeros(len(y), n)], 1), y))
     assert loss < 1.5 * chance, (loss, chance)
 
 @pytest.fixture(scope='module')

@@ -30,7 +30,8 @@ def test_weights_file_with_a_pickle_is_refused(tmp_path):
 
 @pytest.mark.parametrize('field, value, says', [
     ('arch', '__import__("os").system', 'is not a known'), ('size', 10**9, 'size'), ('approach', 'gan', 'approach'),
-    ('stats', 'x', 'stats'), ('head', 'exec', 'head')])
+    ('stats', 'x', 'stats'), ('head', 'exec', 'head'), ('calibration', {'cosine': [1, 'x']}, 'calibration'),
+    ('verification', {'siamese': [1.0, float('nan'), 0.5]}, 'verification'), ('artists', 'Monet', 'artists')])
 def test_config_is_checked_before_anything_is_built(siamese_run, tmp_path, field, value, says):
     bad = tmp_path/'bad'
     shutil.copytree(siamese_run, bad)
