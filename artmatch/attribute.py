@@ -185,12 +185,16 @@ def prototypes(index:WorkIndex, method:str) -> Embeddings:
     v = index.vectors
     return Embeddings(list(index.artists), mean(v.features), mean(v.probs), {}, mean(v.embeddings))
 
+def _prototype_scores(model, index:WorkIndex, queries:Embeddings, method:str) -> torch.Tensor:
+    "Pair scores of each of `queries` against each artist's prototype (queries x artists)."
+    return _against(model, queries, prototypes(index, method), method)
+
 def artist_scores(model, index:WorkIndex, queries:Embeddings, scores:torch.Tensor, by:str, method:str) -> tuple[torch.Tensor, torch.Tensor]:
     "Each artist's score by `by` for each query (queries x artists), from the pair `scores`, and the position of its nearest work."
     k = _top_k(by)
     tops = [scores[:, s:e].topk(min(k or e - s, e - s), dim=1) for s, e in index.spans]
     nearest = torch.stack([t.indices[:, 0] + s for t, (s, _) in zip(tops, index.spans)], 1)
-    if by == 'prototype': return _against(model, queries, prototypes(index, method), method), nearest
+    if by == 'prototype': return _prototype_scores(model, index, queries, method), nearest
     return torch.stack([t.values.mean(1) for t in tops], 1), nearest
 
 # %% ../nbs/13_attribute.ipynb #d5112a19
@@ -206,7 +210,9 @@ def _held_out(model, index:WorkIndex, by:str, method:str, samples:int, seed:int)
     for r in range(sizes.max() - 1 if len(sizes) > 1 else 0):
         held = (place == r) & (sizes[artist] > r + 1)                       # the artist keeps a work in the rest
         queries, rest = index[held].vectors, index[~held]
-        scores.append(artist_scores(model, rest, queries, _against(model, queries, rest.vectors, method), by, method)[0].float())
+        if by == 'prototype': s = _prototype_scores(model, rest, queries, method)      # no need to score every work
+        else: s = artist_scores(model, rest, queries, _against(model, queries, rest.vectors, method), by, method)[0]
+        scores.append(s.float())
         own.append(torch.from_numpy(artist[held]))
         if sum(map(len, own)) >= samples: break
     return torch.cat(scores), torch.cat(own)
@@ -338,7 +344,7 @@ def verify(model, image, references, index=None, method:str|None=None, bs:int=64
         works = WorkIndex(pd.DataFrame({'image': emb.paths, 'artist': 'references'}), emb, {})
     query, bad = _embed_readable(model, [image], bs)
     if bad: raise ArtmatchError(next(iter(bad.values())))
-    score = float(_against(model, query, prototypes(works, method), method)[0, 0])
+    score = float(_prototype_scores(model, works, query, method)[0, 0])
     slope, intercept, threshold = model.config['verification'][method]
     probability = float(expit(slope * score + intercept))
     per_work = pd.DataFrame({'work': works.works.image, 'score': _against(model, query, works.vectors, method)[0].double().numpy()})

@@ -67,9 +67,9 @@ def frozen_baselines(data:Path, arch:str, weights:Path, size:int, n_final:int):
         pa, pb = torch.stack([probs[p] for p in test.image1]), torch.stack([probs[p] for p in test.image2])
         yield f'frozen {kind} features + logistic regression, softmax-dot', (pa * pb).sum(1).numpy()
 
-def embedding_halves(model, data:Path, test:pd.DataFrame):
-    "(half, test pair scores) of the cosine of each half of the embedding model's vectors: the metric embedding, the artist probabilities' square roots."
-    emb, n = embed_pairs(model, data, 'test'), len(model.config['artists'])
+def embedding_halves(model, emb, data:Path, test:pd.DataFrame):
+    "(half, test pair scores) of the cosine of each half of the embedding model's vectors (`emb`): the metric embedding, the artist probabilities' square roots."
+    n = len(model.config['artists'])
     a, b = (torch.tensor([emb.index[str(data/p)] for p in test[c]]) for c in ('image1', 'image2'))
     for half, cols in [('metric embedding', slice(None, -n)), ('artist probabilities', slice(-n, None))]:
         v = F.normalize(emb.embeddings[:, cols], dim=1)
@@ -122,12 +122,14 @@ def main():
             start = time.time()
             train(approach, data, run, arch=a.arch, head=head, weights=a.weights, size=size, **options)
             minutes = round((time.time() - start) / 60, 1)
-            evaluate_model(load_model(run), data, 'test', out=run/'eval')
+            model = load_model(run)
+            emb = embed_pairs(model, data, 'test')         # each image once, for the evaluation and the halves
+            evaluate_model(model, data, 'test', out=run/'eval', emb=emb)
             scored = pd.read_csv(run/'eval/test_scores.csv')
             for method, by_method in scored.groupby('method', sort=False):
                 add(name if approach != 'classifier' else f'{name}: {method}', by_method.score.to_numpy(), minutes)
             if approach == 'embedding':
-                for half, scores in embedding_halves(load_model(run), data, test): add(f'{name}, {half} alone', scores, minutes)
+                for half, scores in embedding_halves(model, emb, data, test): add(f'{name}, {half} alone', scores, minutes)
             write_table(a, rows, results, cache_minutes, size)
     write_table(a, rows, results, cache_minutes, size)
 

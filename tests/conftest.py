@@ -19,19 +19,21 @@ def tree_hashes(folder:Path) -> dict:
     "Path -> sha256 of every file below `folder`, to show nothing there changed."
     return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(folder).rglob('*')) if p.is_file()}
 
+def prepared_sample(tmp_path_factory, name:str, size:int, partners:int) -> Path:
+    "The bundled sample prepared into a new temporary folder."
+    out = tmp_path_factory.mktemp(name)/'sample'
+    prepare(sample_path(), out, size=size, partners=partners)
+    return out
+
 @pytest.fixture(scope='session')
 def prepared(tmp_path_factory) -> Path:
     "The bundled sample, prepared small: 72 px, 12 partners."
-    out = tmp_path_factory.mktemp('prepared')/'sample'
-    prepare(sample_path(), out, size=72, partners=12)
-    return out
+    return prepared_sample(tmp_path_factory, 'prepared', 72, 12)
 
 @pytest.fixture(scope='session')
 def few_pairs(tmp_path_factory) -> Path:
     "The bundled sample at 48 px with 2 partners a work: epochs of seconds, for runs that are stopped, resumed or trained from scratch."
-    out = tmp_path_factory.mktemp('few')/'sample'
-    prepare(sample_path(), out, size=48, partners=2)
-    return out
+    return prepared_sample(tmp_path_factory, 'few', 48, 2)
 
 def tiny_train(approach, data, out, **kwargs):
     "A one-epoch run on 64 px crops of a small backbone."
