@@ -17,9 +17,9 @@ from .pairs import read_prepared, split_works
 from .distributed import world_size
 
 # %% auto #0
-__all__ = ['ArtCrop', 'ArtPair', 'PairReader', 'PairBlock', 'SameLabel', 'SameBlock', 'PairDataBlock', 'pair_rows', 'show_batch',
-           'show_results', 'cut_batches', 'plan_batches', 'PairBatches', 'PairBatchDL', 'pair_dls', 'ArtistDataBlock',
-           'artist_works', 'artist_dls', 'artist_batches']
+__all__ = ['NEGATIVES', 'ArtCrop', 'ArtPair', 'PairReader', 'PairBlock', 'SameLabel', 'SameBlock', 'PairDataBlock', 'pair_rows',
+           'show_batch', 'show_results', 'cut_batches', 'plan_batches', 'PairBatches', 'PairBatchDL', 'pair_dls',
+           'ArtistDataBlock', 'artist_works', 'artist_dls', 'artist_batches', 'pairs_in_batch', 'WorkPairs']
 
 # %% ../nbs/03_blocks.ipynb #2197966d
 class ArtCrop(RandTransform):
@@ -173,17 +173,20 @@ class PairBatchDL(TfmdDL):
         return show_results(samples[0][0], None, samples, [(p,) for p in out], ctxs=ctxs, max_n=max_n, **kwargs)
 
 # %% ../nbs/03_blocks.ipynb #8f4c657a
-def pair_dls(path, size:int=224, bs:int=64, naive:bool=False, **kwargs) -> DataLoaders:
-    "`DataLoaders` of training and validation pairs from the prepared folder `path`, each distinct image once per batch."
+def pair_dls(path, size:int=224, bs:int=64, naive:bool=False, per_artist:int|None=None, **kwargs) -> DataLoaders:
+    "`DataLoaders` of training and validation pairs from the prepared folder `path`, each distinct image once per batch; with `per_artist`, training pairs from batches of `bs` works (`WorkPairs`)."
     rows = pair_rows(path)
     if naive or world_size() > 1: return PairDataBlock(path, size).dataloaders(rows, bs=bs, path=path, **kwargs)
-    images = pd.Index(pd.unique(pd.concat([rows.image1, rows.image2])))
+    works = read_prepared(path)[0].query("split == 'train'")
+    images = pd.Index(pd.unique(pd.concat([rows.image1, rows.image2, works.image])))
     def batches(split):
         r = rows[rows.split == split]
         return PairBatches(path, images, images.get_indexer(r.image1), images.get_indexer(r.image2), r.same.to_numpy(),
                            bs, size, train=split == 'train')
+    train = (WorkPairs(path, images, images.get_indexer(works.image), works.artist.to_numpy(), bs, size, per_artist)
+             if per_artist else batches('train'))
     kwargs.setdefault('device', default_device())
-    return DataLoaders(PairBatchDL(batches('train'), shuffle=True, **kwargs), PairBatchDL(batches('valid'), **kwargs), path=path)
+    return DataLoaders(PairBatchDL(train, shuffle=True, **kwargs), PairBatchDL(batches('valid'), **kwargs), path=path)
 
 # %% ../nbs/03_blocks.ipynb #d6afdd58
 def ArtistDataBlock(path, size:int=224, vocab=None) -> DataBlock:
@@ -214,3 +217,36 @@ def artist_batches(artists, per_artist:int):
     labels = pd.factorize(pd.Series(list(artists)))[0]
     def shuffle_fn(idxs): return list(MPerClassSampler(labels, per_artist, length_before_new_iter=len(labels)))
     return shuffle_fn
+
+# %% ../nbs/03_blocks.ipynb #7321de25
+NEGATIVES = 3   # different-artist pairs learnt from per same-artist pair of a batch of works
+
+def pairs_in_batch(artists, negatives:float=NEGATIVES, rng:np.random.Generator|None=None) -> tuple[np.ndarray, np.ndarray]:
+    "Positions (i, j), i < j, of every same-artist pair among works by `artists` and of `negatives` times as many different-artist pairs drawn by `rng`."
+    rng = rng or np.random.default_rng()
+    artists = np.asarray(artists)
+    i, j = np.triu_indices(len(artists), 1)
+    same = artists[i] == artists[j]
+    positive, negative = np.flatnonzero(same), np.flatnonzero(~same)
+    negative = rng.choice(negative, min(len(negative), round(negatives * max(len(positive), 1))), replace=False)
+    keep = np.sort(np.concatenate([positive, negative]))
+    return i[keep], j[keep]
+
+class WorkPairs(PairBatches):
+    "Training pairs planned afresh each epoch from batches of `bs` works (numbers `works` in `items`, by `artists`), `per_artist` by each artist: `pairs_in_batch` of each batch."
+    def __init__(self, path, items, works, artists, bs:int, size:int, per_artist:int, negatives:float=NEGATIVES):
+        self.works, self.artists, self.per_artist, self.negatives = np.asarray(works), np.asarray(artists), per_artist, negatives
+        super().__init__(path, items, [], [], [], bs, size, train=True)
+    def plan(self, rng):
+        rng = rng or np.random.default_rng(0)
+        order = np.asarray(artist_batches(self.artists, self.per_artist)(None))
+        firsts, seconds, self.batches, start = [], [], [], 0
+        for batch in cut_batches(order, self.bs):
+            i, j = pairs_in_batch(self.artists[batch], self.negatives, rng)
+            distinct = batch[i] != batch[j]        # an artist with fewer works than `per_artist` has some drawn twice
+            i, j = i[distinct], j[distinct]
+            firsts.append(batch[i]); seconds.append(batch[j])
+            self.batches.append(np.arange(start, start + len(i)))
+            start += len(i)
+        a, b = np.concatenate(firsts), np.concatenate(seconds)
+        self.a, self.b, self.same = self.works[a], self.works[b], (self.artists[a] == self.artists[b]).astype(np.float32)

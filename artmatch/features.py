@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 from fastai.vision.all import Learner, Module, TfmdDL, DataLoaders
 from .data import ArtmatchError
 from .images import replacing
-from .blocks import PairBatchDL
+from .blocks import PairBatches, PairBatchDL
 from .scoring import embed_images
 
 # %% auto #0
@@ -63,11 +63,14 @@ def cached_features(model, paths, folder, views:int=1, bs:int=64, num_workers:in
     return features[torch.tensor([index[s] for s in stamps], dtype=torch.long)]
 
 # %% ../nbs/06a_features.ipynb #e978ef1b
+def _numbered(pairs:PairBatches) -> PairBatches:
+    "`pairs` giving the numbers of its images in its `items` (the rows of the feature cache) where it gives the images."
+    numbered = copy.copy(pairs)
+    numbered.images = torch.as_tensor
+    return numbered
+
 def _pair_items(dl) -> tuple[list, list, np.ndarray]:
-    "First images, second images and labels of the pairs of `dl` (de-duplicating or plain)."
-    if isinstance(dl, PairBatchDL):
-        d = dl.dataset
-        return [d.items[i] for i in d.a], [d.items[i] for i in d.b], d.same
+    "First images, second images and labels of the pairs of the plain pair loader `dl`."
     return list(dl.items.image1), list(dl.items.image2), dl.items.same.to_numpy()
 
 class IndexedTensors:
@@ -86,21 +89,22 @@ class FeatureDL(TfmdDL):
 
 def _feature_dls(dls, **kwargs) -> tuple[DataLoaders, list]:
     "DataLoaders of image numbers standing for the images of `dls`, and those images' paths."
-    if isinstance(dls.train, PairBatchDL) or 'image1' in getattr(dls.train, 'items', {}):
+    if isinstance(dls.train, PairBatchDL):          # planned batches (`pair_dls`): the same plans, of image numbers
+        loaders = [PairBatchDL(_numbered(dl.dataset), shuffle=dl.shuffle, after_batch=None, **kwargs) for dl in (dls.train, dls.valid)]
+        return DataLoaders(*loaders, path=dls.path), [Path(dls.path)/p for p in dls.train.dataset.items]
+    if 'image1' in getattr(dls.train, 'items', {}):  # plain pair loaders (several processes)
         splits = [_pair_items(dl) for dl in (dls.train, dls.valid)]
         names = pd.Index(pd.unique(np.concatenate([s[0] + s[1] for s in splits])))
         data = [IndexedTensors(torch.from_numpy(names.get_indexer(a)), torch.from_numpy(names.get_indexer(b)),
                                torch.from_numpy(np.asarray(same, dtype=np.float32))) for a, b, same in splits]
-        bs = dls.train.dataset.bs if isinstance(dls.train, PairBatchDL) else dls.bs
     else:
         frames = [dl.items for dl in (dls.train, dls.valid)]
         names = pd.Index([p for df in frames for p in df.image])
         vocab = {a: i for i, a in enumerate(dls.vocab)}
         ids = torch.arange(len(names)).split([len(df) for df in frames])
         data = [IndexedTensors(i, torch.tensor(df.artist.map(vocab).to_numpy())) for i, df in zip(ids, frames)]
-        bs = dls.bs
         if not isinstance(dls.train.shuffle_fn, MethodType): kwargs['shuffle_fn'] = dls.train.shuffle_fn   # works per artist
-    loaders = [FeatureDL(d, bs=bs if k == 0 else max(bs, 1024), shuffle=k == 0, drop_last=k == 0, **kwargs)
+    loaders = [FeatureDL(d, bs=dls.bs if k == 0 else max(dls.bs, 1024), shuffle=k == 0, drop_last=k == 0, **kwargs)
                for k, d in enumerate(data)]
     return DataLoaders(*loaders, path=dls.path), [Path(dls.path)/p for p in names]
 

@@ -48,7 +48,7 @@ class HistoryLogger(CSVLogger):
 
 LEARNERS = {'siamese': siamese_learner, 'classifier': classifier_learner, 'embedding': embedding_learner}
 MONITOR = {'siamese': 'roc_auc', 'classifier': 'pair_auc', 'embedding': 'pair_auc'}   # the validation pair AUC each reports
-PER_ARTIST = 4      # works of one artist next to each other in an embedding batch: pairs to learn from in every batch
+PER_ARTIST = 4      # works of one artist next to each other in an embedding or Siamese batch: pairs to learn from in every batch
 PATIENCE = 10       # head-stage epochs without a better validation pair AUC before it stops
 DEFAULT_LR = 1e-3   # when lr_find's curve is too short to read
 QUICK_PARTNERS = 6  # the bundled sample's pairs per work when `train` prepares it: minutes, not an hour, on 2 CPU cores
@@ -185,7 +185,7 @@ def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
     progress = checkpoint['progress'] if checkpoint else None
     set_seed(seed, reproducible=True)
     loader_args = {} if run['num_workers'] is None else {'num_workers': run['num_workers']}
-    if run['approach'] == 'siamese': dls = pair_dls(data, size, bs, naive, **loader_args)
+    if run['approach'] == 'siamese': dls = pair_dls(data, size, bs, naive, PER_ARTIST, **loader_args)
     elif run['approach'] == 'embedding': dls = artist_dls(data, size, bs, seed, PER_ARTIST, unseen=True, **loader_args)
     else: dls = artist_dls(data, size, bs, seed, **loader_args)
     log = lambda: [HistoryLogger('history.csv')]   # in the learners' path, the run folder

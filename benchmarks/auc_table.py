@@ -28,11 +28,12 @@ from artmatch.features import cached_features
 ROOT = Path(__file__).resolve().parents[1]
 
 def trained_rows(split:str):
-    "(row name, approach, head, other `train` options) of each model to train."
-    yield 'embedding (default)', 'embedding', None, {}
-    yield 'classifier', 'classifier', 'softmax', {}
-    yield 'Siamese, symmetric head', 'siamese', 'symmetric', {}
-    if split == 'work': yield "Siamese, concat head (the reference project's)", 'siamese', 'concat', {}
+    "(row name, name in --approaches, approach, head, other `train` options) of each model to train."
+    yield 'embedding (default)', 'embedding', 'embedding', None, {}
+    yield 'embedding, --tta (each image averaged with its mirror image)', 'embedding-tta', 'embedding', None, {'tta': True}
+    yield 'classifier', 'classifier', 'classifier', 'softmax', {}
+    yield 'Siamese, symmetric head', 'siamese', 'siamese', 'symmetric', {}
+    if split == 'work': yield "Siamese, concat head (the reference project's)", 'siamese', 'siamese', 'concat', {}
 
 def bootstrap_auc(pairs:pd.DataFrame, artist:dict, scores, reps:int=200, seed:int=0) -> tuple[float, float]:
     "95 % interval of ROC AUC when the test artists are drawn again with replacement (a pair counts once per draw of each side's artist)."
@@ -89,7 +90,8 @@ def main():
     p.add_argument('--arch', default='tf_efficientnet_lite2')
     p.add_argument('--out', type=Path, default=ROOT/'benchmarks/results')
     p.add_argument('--splits', default='work,artist')
-    p.add_argument('--approaches', default='embedding,classifier,siamese', help='which approaches to train (the baselines always run)')
+    p.add_argument('--approaches', default='embedding,classifier,siamese',
+                   help='which approaches to train (the baselines always run); embedding-tta: the embedding with --tta, a second feature cache')
     p.add_argument('--prepared', type=Path, default=None,
                    help='a folder whose SPLIT/ sub-folders were prepared from --data before (their feature caches are reused); default: OUT/data-SPLIT')
     p.add_argument('--quick', action='store_true', help='tiny settings: 14 artists, 64 px, squeezenet1_0')
@@ -99,7 +101,8 @@ def main():
     warnings.simplefilter('ignore')
     a.out.mkdir(parents=True, exist_ok=True)
     n_final = build_model('siamese', a.arch, pretrained=False, pooling='final').config['n_features']
-    results, rows, cache_minutes = {}, {}, {}
+    results = json.loads((a.out/'results.json').read_text()) if (a.out/'results.json').exists() else {}   # rows of earlier calls stay
+    cache_minutes = results.pop('cache minutes', {})
     for split in a.splits.split(','):
         data = a.prepared/split if a.prepared else a.out/f'data-{split}'
         prepare(a.data, data, artists=artists, split_by=split, size=size * 256 // 224, seed=0)
@@ -108,17 +111,15 @@ def main():
         def add(name, scores, minutes):
             lo, hi = bootstrap_auc(test, artist, scores)
             auc = skm.roc_auc_score(test.same, scores)
-            rows.setdefault(name, {})[f'{split} split'] = f'{auc:.3f} ({lo:.3f}-{hi:.3f})'
-            rows[name][f'{split}: minutes'] = minutes
             results[f'{split}/{name}'] = dict(roc_auc=auc, ci95=[lo, hi], minutes=minutes)
             print(f'{split} split, {name}: AUC {auc:.3f} ({lo:.3f}-{hi:.3f}), {minutes} min', flush=True)
         start = time.time()
         for name, scores in frozen_baselines(data, a.arch, a.weights, size, n_final): add(name, scores, '')
         cache_minutes[split] = round((time.time() - start) / 60, 1)
         print(f'frozen features of every work, and the baselines: {cache_minutes[split]} min', flush=True)
-        for name, approach, head, options in trained_rows(split):
-            if approach not in a.approaches.split(','): continue
-            run = a.out/f"run-{split}-{approach}-{head}{'-tta' if options else ''}"
+        for name, key, approach, head, options in trained_rows(split):
+            if key not in a.approaches.split(','): continue
+            run = a.out/f"run-{split}-{key}-{head}"
             start = time.time()
             train(approach, data, run, arch=a.arch, head=head, weights=a.weights, size=size, **options)
             minutes = round((time.time() - start) / 60, 1)
@@ -130,11 +131,16 @@ def main():
                 add(name if approach != 'classifier' else f'{name}: {method}', by_method.score.to_numpy(), minutes)
             if approach == 'embedding':
                 for half, scores in embedding_halves(model, emb, data, test): add(f'{name}, {half} alone', scores, minutes)
-            write_table(a, rows, results, cache_minutes, size)
-    write_table(a, rows, results, cache_minutes, size)
+            write_table(a, results, cache_minutes, size)
+    write_table(a, results, cache_minutes, size)
 
-def write_table(a, rows:dict, results:dict, cache_minutes:dict, size:int) -> None:
-    "Print and write the table of the rows so far."
+def write_table(a, results:dict, cache_minutes:dict, size:int) -> None:
+    "Print and write the table of the rows so far (this call's and those in OUT/results.json before it)."
+    rows = {}
+    for key, r in results.items():
+        split, name = key.split('/', 1)
+        rows.setdefault(name, {})[f'{split} split'] = f"{r['roc_auc']:.3f} ({r['ci95'][0]:.3f}-{r['ci95'][1]:.3f})"
+        rows[name][f'{split}: minutes'] = r['minutes']
     table = pd.DataFrame.from_dict(rows, orient='index')
     machine = f"{platform.machine()}, {torch.get_num_threads()} torch threads, no GPU"
     text = (f"Test ROC AUC (bootstrap 95 % interval over test artists) and training minutes, {a.arch} from {a.weights.name}, "
@@ -143,6 +149,6 @@ def write_table(a, rows:dict, results:dict, cache_minutes:dict, size:int) -> Non
             f"`train` call (head stage, thresholds on validation pairs, saving).\n\n" + markdown(table) + '\n')
     print(text)
     (a.out/'auc_table.md').write_text(text)
-    (a.out/'results.json').write_text(json.dumps(results, indent=2, default=float))
+    (a.out/'results.json').write_text(json.dumps({**results, 'cache minutes': cache_minutes}, indent=2, default=float))
 
 if __name__ == '__main__': main()

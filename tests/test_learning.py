@@ -12,7 +12,8 @@ pytestmark = pytest.mark.skipif(not SQUEEZENET.exists(), reason='../shared/weigh
 
 def frozen_learner(approach, data):
     "A learner of `approach` over ImageNet SqueezeNet on 64-pixel crops of the prepared sample, body frozen."
-    if approach == 'siamese': return siamese_learner(pair_dls(data, size=64, bs=32, num_workers=0), 'squeezenet1_0', weights=SQUEEZENET)
+    if approach == 'siamese':
+        return siamese_learner(pair_dls(data, size=64, bs=32, per_artist=PER_ARTIST, num_workers=0), 'squeezenet1_0', weights=SQUEEZENET)
     embedding = approach == 'embedding'
     dls = artist_dls(data, size=64, bs=32, per_artist=PER_ARTIST if embedding else None, unseen=embedding, num_workers=0)
     make = classifier_learner if approach == 'classifier' else embedding_learner
@@ -22,8 +23,8 @@ def frozen_learner(approach, data):
 def test_first_loss_is_near_chance(approach, prepared):
     learn = head_learner(frozen_learner(approach, prepared))
     learn.model.train()
-    x, y = learn.dls.train.one_batch()
-    loss = float(learn.loss_func(learn.model(x), y))
+    *x, y = learn.dls.train.one_batch()
+    loss = float(learn.loss_func(learn.model(*x), y))
     if approach == 'siamese': chance = math.log(2)                      # P(same) = 1/2
     elif approach == 'classifier': chance = math.log(len(learn.model.config['artists']))   # 1/artists each
     else:                                                                # random embeddings, 1/artists each
