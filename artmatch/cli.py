@@ -112,7 +112,7 @@ def train_cmd(
     seed:int=typer.Option(0, help="Random seed."),
     workers:Optional[int]=typer.Option(None, help="DataLoader worker processes (default: fastai's)."),
     views:int=typer.Option(1, help="Crops per image cached for the frozen stage: the centred one, plus random training crops."),
-    naive:bool=typer.Option(False, '--naive', help="Train the plain way (both images of every pair through the body at every step, no feature cache): the speed benchmark's baseline."),
+    naive:bool=typer.Option(False, '--naive', help="Train the plain way (a Siamese on the rows of pairs.csv, both images of every pair through the body at every step; no feature cache): the speed benchmark's baseline."),
 ):
     "Train a model (lr_find, fit_one_cycle frozen then unfrozen), choose thresholds on validation pairs, save it. Ctrl-C saves a checkpoint."
     from artmatch.data import ArtmatchError, check_training_options

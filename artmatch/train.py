@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_train.ipynb #619a2c87
 from __future__ import annotations
-import json, signal, threading, warnings
+import ctypes, json, signal, threading, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
@@ -25,8 +25,8 @@ from artmatch.distributed import (rank0_first, rank0_only, rank0_value, distribu
 
 # %% auto #0
 __all__ = ['LEARNERS', 'MONITOR', 'PER_ARTIST', 'PATIENCE', 'DEFAULT_LR', 'QUICK_PARTNERS', 'RUN_FILE', 'CHECKPOINT',
-           'STAGE_NAMES', 'HistoryLogger', 'KeepBest', 'suggest_lr', 'write_model_card', 'say', 'Checkpoint',
-           'Interrupted', 'train', 'resume']
+           'STAGE_NAMES', 'HistoryLogger', 'KeepBest', 'release_freed_memory', 'ReleaseMemory', 'suggest_lr',
+           'write_model_card', 'say', 'Checkpoint', 'Interrupted', 'train', 'resume']
 
 # %% ../nbs/09_train.ipynb #f7819a5b
 class HistoryLogger(CSVLogger):
@@ -73,6 +73,15 @@ class KeepBest(TrackerCallback):
     def after_fit(self):
         if self.run and self.state is not None: self._unwrapped().load_state_dict(self.state)
         super().after_fit()
+
+def release_freed_memory() -> None:
+    "Give the memory PyTorch freed back to the system (glibc's `malloc_trim`): batches of varying shapes otherwise fragment the heap, and a long CPU run grows until it is killed."
+    try: ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError): pass      # not glibc (macOS, Windows, musl): its allocator is left alone
+
+class ReleaseMemory(Callback):
+    "`release_freed_memory` after every epoch."
+    def after_epoch(self): release_freed_memory()
 
 def suggest_lr(learn, num_it:int=100) -> float:
     "lr_find's valley over `num_it` steps, or `DEFAULT_LR` where the curve is too short or flat to read."
@@ -227,7 +236,7 @@ def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
         for logger in l.cbs.filter(risinstance(HistoryLogger)): logger.skip_to = at[0]
         saver = Checkpoint(out, stage, learn.model, at)
         say(STAGE_NAMES[stage].format(n=n_epochs, lr=stage_lr if isinstance(stage_lr, float) else stage_lr.stop))
-        with distributed_ctx(l): l.fit_one_cycle(n_epochs, stage_lr, cbs=[saver, *cbs], **options)
+        with distributed_ctx(l): l.fit_one_cycle(n_epochs, stage_lr, cbs=[saver, ReleaseMemory(), *cbs], **options)
         if saver.stopped: raise Interrupted(f"stopped in the {stage} stage at {saver.stopped}; checkpoint saved; "
                                             f"continue with: artmatch train --resume {out}")
     return rank0_only(_finish, out, learn.model, data, run, frozen, lr, note)

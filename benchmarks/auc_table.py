@@ -33,7 +33,7 @@ def trained_rows(split:str):
     yield 'embedding, --tta (each image averaged with its mirror image)', 'embedding-tta', 'embedding', None, {'tta': True}
     yield 'classifier', 'classifier', 'classifier', 'softmax', {}
     yield 'Siamese, symmetric head', 'siamese', 'siamese', 'symmetric', {}
-    if split == 'work': yield "Siamese, concat head (the reference project's)", 'siamese', 'siamese', 'concat', {}
+    if split == 'work': yield "Siamese, concat head (the reference project's)", 'siamese-concat', 'siamese', 'concat', {}
 
 def bootstrap_auc(pairs:pd.DataFrame, artist:dict, scores, reps:int=200, seed:int=0) -> tuple[float, float]:
     "95 % interval of ROC AUC when the test artists are drawn again with replacement (a pair counts once per draw of each side's artist)."
@@ -90,8 +90,8 @@ def main():
     p.add_argument('--arch', default='tf_efficientnet_lite2')
     p.add_argument('--out', type=Path, default=ROOT/'benchmarks/results')
     p.add_argument('--splits', default='work,artist')
-    p.add_argument('--approaches', default='embedding,classifier,siamese',
-                   help='which approaches to train (the baselines always run); embedding-tta: the embedding with --tta, a second feature cache')
+    p.add_argument('--approaches', default='embedding,classifier,siamese,siamese-concat',
+                   help='which rows to train (the baselines always run); embedding-tta: the embedding with --tta, a second feature cache')
     p.add_argument('--prepared', type=Path, default=None,
                    help='a folder whose SPLIT/ sub-folders were prepared from --data before (their feature caches are reused); default: OUT/data-SPLIT')
     p.add_argument('--quick', action='store_true', help='tiny settings: 14 artists, 64 px, squeezenet1_0')
@@ -119,7 +119,7 @@ def main():
         print(f'frozen features of every work, and the baselines: {cache_minutes[split]} min', flush=True)
         for name, key, approach, head, options in trained_rows(split):
             if key not in a.approaches.split(','): continue
-            run = a.out/f"run-{split}-{key}-{head}"
+            run = a.out/f"run-{split}-{approach}-{head}{'-tta' if options.get('tta') else ''}"
             start = time.time()
             train(approach, data, run, arch=a.arch, head=head, weights=a.weights, size=size, **options)
             minutes = round((time.time() - start) / 60, 1)
