@@ -175,9 +175,10 @@ class PairBatchDL(TfmdDL):
 # %% ../nbs/03_blocks.ipynb #8f4c657a
 def pair_dls(path, size:int=224, bs:int=64, naive:bool=False, per_artist:int|None=None, **kwargs) -> DataLoaders:
     "`DataLoaders` of training and validation pairs from the prepared folder `path`, each distinct image once per batch; with `per_artist`, training pairs from batches of `bs` works (`WorkPairs`)."
-    rows = pair_rows(path)
+    works, pairs = read_prepared(path)
+    rows = _rows(pairs, path, 'pairs')
     if naive or world_size() > 1: return PairDataBlock(path, size).dataloaders(rows, bs=bs, path=path, **kwargs)
-    works = read_prepared(path)[0].query("split == 'train'")
+    works = works[works.split == 'train'] if per_artist else works.iloc[:0]     # the works `WorkPairs` draws from
     images = pd.Index(pd.unique(pd.concat([rows.image1, rows.image2, works.image])))
     def batches(split):
         r = rows[rows.split == split]
@@ -235,11 +236,12 @@ def pairs_in_batch(artists, negatives:float=NEGATIVES, rng:np.random.Generator|N
 class WorkPairs(PairBatches):
     "Training pairs planned afresh each epoch from batches of `bs` works (numbers `works` in `items`, by `artists`), `per_artist` by each artist: `pairs_in_batch` of each batch."
     def __init__(self, path, items, works, artists, bs:int, size:int, per_artist:int, negatives:float=NEGATIVES):
-        self.works, self.artists, self.per_artist, self.negatives = np.asarray(works), np.asarray(artists), per_artist, negatives
+        self.works, self.artists, self.negatives = np.asarray(works), np.asarray(artists), negatives
+        self.shuffle = artist_batches(self.artists, per_artist)
         super().__init__(path, items, [], [], [], bs, size, train=True)
     def plan(self, rng):
         rng = rng or np.random.default_rng(0)
-        order = np.asarray(artist_batches(self.artists, self.per_artist)(None))
+        order = np.asarray(self.shuffle(None))
         firsts, seconds, self.batches, start = [], [], [], 0
         for batch in cut_batches(order, self.bs):
             i, j = pairs_in_batch(self.artists[batch], self.negatives, rng)
