@@ -40,7 +40,7 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(),
     include_package_data = True,
-    package_data = {cfg['lib_name']: ['sample/*.md', 'sample/*.csv', 'sample/images/*/*.jpg']},
+    package_data = {cfg['lib_name']: ['sample/*.md', 'sample/*.csv', 'sample/images/*/*.jpg', 'ready_model/*']},
     install_requires = requirements,
     extras_require={ 'dev': dev_requirements + app_requirements, 'app': app_requirements },
     dependency_links = cfg.get('dep_links','').split(),

@@ -12,7 +12,7 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from safetensors import safe_open
 from safetensors.torch import save_file
-from .data import ArtmatchError, read_collection, image_files
+from .data import ArtmatchError, read_collection, image_files, check_file
 from .images import replacing, open_image
 from .pairs import write_csv
 from .scoring import SCORE_METHODS, Embeddings, embed_images, check_method, PairScorer, score_ids
@@ -326,7 +326,7 @@ def calibrate_verification(model, index:WorkIndex, samples:int=5000, seed:int=0)
 # %% ../nbs/13_attribute.ipynb #b9fa9ca2
 def verify(model, image, references, index=None, method:str|None=None, bs:int=64) -> dict:
     "P(`image` is by the artist of `references`: a folder or list of images, or with `index` an artist's name), the decision, and each work's score."
-    if not Path(image).expanduser().is_file(): raise ArtmatchError(f"{image}: no such image file; give the path of an artwork image")   # before any work is embedded
+    check_file(image)   # before any work is embedded
     model, _ = _model(model)
     method = check_method(model, method)
     if method not in model.config.get('verification', {}):

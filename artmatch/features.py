@@ -43,10 +43,10 @@ def _stamp(path) -> str:
     return f"{path}|{st.st_size}|{st.st_mtime_ns}"
 
 def cached_features(model, paths, folder, views:int=1, bs:int=64, num_workers:int=0) -> torch.Tensor:
-    "Body features of `paths` (images x `views` x features): those in `folder`'s cache read, the others computed once and added."
+    "Body features of `paths` (images x `views` x features): those in `folder`'s cache read, the others computed once and added; files known by their real path."
     if views < 1: raise ArtmatchError(f"--views {views}: give at least 1 (the centred crop)")
     path = Path(folder)/f"features-{feature_key(model, views)}.safetensors"
-    stamps, known, features = [_stamp(p) for p in paths], [], None
+    stamps, known, features = [_stamp(os.path.realpath(p)) for p in paths], [], None   # a file reached through a link is the same file
     if path.exists():
         with safe_open(str(path), 'pt') as f: known, features = json.loads(f.metadata()['stamps']), f.get_tensor('features')
     index = {s: i for i, s in enumerate(known)}

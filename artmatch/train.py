@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from fastai.vision.all import (Callback, CSVLogger, CancelBatchException, CancelEpochException, CancelFitException, L,
     TrackerCallback, risinstance, set_seed)
-from .data import ArtmatchError, sample_path, check_training_options
+from .data import ArtmatchError, DEFAULT_ARCH, sample_path, check_training_options
 from .pairs import prepare, read_prepared
 from .blocks import pair_dls, artist_dls
 from .models import WeightsUnavailable
@@ -24,9 +24,9 @@ from artmatch.distributed import (rank0_first, rank0_only, rank0_value, distribu
     world_size)
 
 # %% auto #0
-__all__ = ['LEARNERS', 'MONITOR', 'PER_ARTIST', 'PATIENCE', 'DEFAULT_LR', 'QUICK_PARTNERS', 'RUN_FILE', 'CHECKPOINT',
-           'STAGE_NAMES', 'HistoryLogger', 'KeepBest', 'release_freed_memory', 'ReleaseMemory', 'suggest_lr',
-           'write_model_card', 'say', 'Checkpoint', 'Interrupted', 'train', 'resume']
+__all__ = ['LEARNERS', 'MONITOR', 'PER_ARTIST', 'PATIENCE', 'DEFAULT_LR', 'RUN_FILE', 'CHECKPOINT', 'STAGE_NAMES',
+           'HistoryLogger', 'KeepBest', 'release_freed_memory', 'ReleaseMemory', 'suggest_lr', 'write_model_card',
+           'say', 'Checkpoint', 'Interrupted', 'train', 'resume']
 
 # %% ../nbs/09_train.ipynb #f7819a5b
 class HistoryLogger(CSVLogger):
@@ -51,7 +51,6 @@ MONITOR = {'siamese': 'roc_auc', 'classifier': 'pair_auc', 'embedding': 'pair_au
 PER_ARTIST = 4      # works of one artist next to each other in an embedding or Siamese batch: pairs to learn from in every batch
 PATIENCE = 10       # head-stage epochs without a better validation pair AUC before it stops
 DEFAULT_LR = 1e-3   # when lr_find's curve is too short to read
-QUICK_PARTNERS = 6  # the bundled sample's pairs per work when `train` prepares it: minutes, not an hour, on 2 CPU cores
 
 class KeepBest(TrackerCallback):
     "Stop after `patience` epochs without a better `monitor` and end the fit with the weights of the best epoch."
@@ -269,7 +268,7 @@ class Interrupted(ArtmatchError):
     "Training was stopped with Ctrl-C; its checkpoint is saved."
     kind, exit_code = 'interrupted', 130
 
-def train(approach:str, data=None, out='runs/model', arch:str='alexnet', head:str|None=None, pretrained:bool=True,
+def train(approach:str, data=None, out='runs/model', arch:str=DEFAULT_ARCH, head:str|None=None, pretrained:bool=True,
           weights=None, size:int=224, bs:int=64, epochs:int=0, freeze_epochs:int=50, lr='auto', seed:int=0,
           scratch_if_unavailable:bool=False, num_workers:int|None=None, views:int=1, naive:bool=False, pooling:str='style',
           tta:bool=False) -> pd.DataFrame:
@@ -284,7 +283,7 @@ def train(approach:str, data=None, out='runs/model', arch:str='alexnet', head:st
         (out/'history.csv').unlink(missing_ok=True)
         if data is None:
             say(f"preparing the bundled sample into {out/'data'}")
-            prepare(sample_path(), out/'data', partners=QUICK_PARTNERS)
+            prepare(source=sample_path(), out=out/'data')
         run['data'] = str((out/'data' if data is None else Path(data).expanduser()).resolve())
         write_json(run, out/RUN_FILE)
     rank0_only(start)

