@@ -7,15 +7,15 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 from PIL import Image
-from .data import ArtmatchError
+from .data import ArtmatchError, check_model_folder, ready_model_path
 from .attribute import attribute, load_index, nearest_works
-from .export import load_model, predict_pair
+from .export import load_model, predict_pair, describe_pair
 from .images import open_image
-from .scoring import embed_images
+from .scoring import embed_images, artist_probabilities
 
 # %% auto #0
-__all__ = ['MAX_UPLOAD_MB', 'THUMBNAIL', 'read_upload', 'likely_artists', 'score_name', 'pair_answer', 'compare_uploads',
-           'attribute_upload', 'build_page', 'serve']
+__all__ = ['MAX_UPLOAD_MB', 'THUMBNAIL', 'CONCURRENT', 'read_upload', 'verdict', 'likely_artists', 'pair_answer',
+           'compare_uploads', 'attribute_upload', 'build_page', 'serve']
 
 # %% ../nbs/14_app.ipynb #d3c1f4ef
 MAX_UPLOAD_MB = 50     # larger uploads are refused before they are read
@@ -32,33 +32,35 @@ def read_upload(path, max_mb:float=MAX_UPLOAD_MB) -> Image.Image:
     return im
 
 # %% ../nbs/14_app.ipynb #0d9848e3
-def likely_artists(model, image, index=None, top:int=3) -> dict[str, float]:
-    "The `top` artists of `index` for the image file `image` with their scores, else a classifier's with their probabilities."
-    if index is not None:
-        ranking = attribute(model, index, [image], top)
-        return dict(zip(ranking.artist, ranking.score))
-    if model.config['approach'] != 'classifier': return {}
-    probs = embed_images(model, [image]).probs[0]
-    return {model.config['artists'][i]: float(probs[i]) for i in probs.argsort(descending=True)[:top]}
+def verdict(ranking) -> str:
+    "One line of Markdown: the best artist if it clears the collection's threshold (`attribute`'s), else none of these."
+    best = ranking.iloc[0]
+    if ranking.match.any(): return f"**{best.artist}** is the likely artist (score {best.score:.4f})."
+    return (f"**None of these**: no artist of the collection clears its threshold ({ranking.attrs['threshold']:.4f}); "
+            f"the closest is {best.artist} (score {best.score:.4f}).")
 
-def score_name(model, method:str) -> str:
-    "What the scores of `method` are: probabilities, or scores without a meaning of their own."
-    probability = method in ('siamese', 'softmax_dot') or method in model.config.get('calibration', {})
-    return 'P(same artist)' if probability else f'{method} score'
+def likely_artists(model, image, index=None, top:int=3) -> str:
+    "Markdown: the image file `image`'s verdict and `top` artists in `index` (attribution scores), else among the model's training artists (probabilities)."
+    if index is not None:
+        ranking = attribute(model=model, index=index, images=[image], top=top)
+        return verdict(ranking) + '  \n' + ', '.join(f"{r.artist} {r.score:.4f}" for r in ranking.itertuples())
+    probs = artist_probabilities(model, embed_images(model, [image]))
+    if probs is None: return ''
+    artists, probs = model.config['artists'], probs[0]
+    return (f"likely artist, of the {len(artists)} the model was trained on: "
+            + ', '.join(f"{artists[i]} (P {float(probs[i]):.4f})" for i in probs.argsort(descending=True)[:top]))
 
 def pair_answer(model, image_a, image_b) -> str:
-    "`predict_pair`'s score and decision for two image files, as one line of Markdown."
-    r = predict_pair(model, image_a, image_b)
-    decision = 'same artist' if r['same_artist'] else 'different artists'
-    return f"**{score_name(model, r['method'])}: {r['score']:.4f}**, {decision} (threshold {r['threshold']:.4f})"
+    "`predict_pair`'s answer for two image files, as the command line prints it, in bold."
+    return f"**{describe_pair(predict_pair(model=model, image_a=image_a, image_b=image_b))}**"
 
 def compare_uploads(model, path_a, path_b, index=None) -> tuple:
     "The answer for two uploads (or what is wrong with them), then each one's thumbnail and likely artists (in `index` if given)."
     shown, problems = [], []
     for side, path in zip('AB', (path_a, path_b)):
-        try: shown += [read_upload(path), likely_artists(model, path, index)] if path else [None, {}]
+        try: shown += [read_upload(path), likely_artists(model, path, index)] if path else [None, '']
         except ArtmatchError as e:
-            shown += [None, {}]
+            shown += [None, '']
             problems.append(f"work {side}: {e}")
     if problems: answer = '⚠️ ' + '; '.join(problems)
     elif not (path_a and path_b): answer = "Drop two images, one on each side."
@@ -66,13 +68,6 @@ def compare_uploads(model, path_a, path_b, index=None) -> tuple:
     return answer, *shown
 
 # %% ../nbs/14_app.ipynb #a2d69913
-def _verdict(ranking) -> str:
-    "One line of Markdown: the best artist if it clears the collection's threshold (`attribute`'s), else none of these."
-    best = ranking.iloc[0]
-    if ranking.match.any(): return f"**{best.artist}** is the likely artist (score {best.score:.4f})."
-    return (f"**None of these**: no artist of the collection clears its threshold ({ranking.attrs['threshold']:.4f}); "
-            f"the closest is {best.artist} (score {best.score:.4f}).")
-
 def _gallery(nearest) -> list[tuple[Image.Image, str]]:
     "Thumbnails of the `nearest` works that can still be read, captioned with their artist and score."
     shown = []
@@ -88,7 +83,7 @@ def attribute_upload(model, index, path, top:int=5) -> tuple:
     except ArtmatchError as e: return f"⚠️ {e}", None, None, []
     ranking = attribute(model, index, [path], top)
     table = ranking[['rank', 'artist', 'score']].round(4).assign(nearest_work=[Path(w).name for w in ranking.nearest_work])
-    return _verdict(ranking), thumb, table, _gallery(nearest_works(model, index, [path], top))
+    return verdict(ranking), thumb, table, _gallery(nearest_works(model, index, [path], top))
 
 # %% ../nbs/14_app.ipynb #c96579a2
 def _gradio():
@@ -103,37 +98,39 @@ def _describe(model) -> str:
     scratch = ' (trained from scratch: its scores are weak)' if cfg.get('weights_source', '').startswith('none') else ''
     return f"{cfg['approach']} model over {cfg['arch']}{artists}{scratch}"
 
-_ONE_AT_A_TIME = dict(concurrency_id='model', concurrency_limit=1, trigger_mode='always_last')
+CONCURRENT = 4   # requests the page serves at once (Gradio's queue); more wait their turn
+_QUEUED = dict(concurrency_id='model', concurrency_limit=CONCURRENT, trigger_mode='always_last')
 
 def _pair_tab(gr, model, index) -> None:
-    "Two uploads side by side, the answer under them, then each work's thumbnail and likely artists."
+    "Two works side by side, each shown under where it was dropped with its likely artists, the answer under both."
+    uploads, shown = [], []
     with gr.Row():
-        uploads = [gr.File(label=f"work {side.upper()}", elem_id=f'upload_{side}') for side in 'ab']
+        for side in 'ab':
+            with gr.Column():
+                uploads.append(gr.File(label=f"drop work {side.upper()} here", elem_id=f'upload_{side}', height=120))
+                shown.append([gr.Image(label=f"work {side.upper()}", interactive=False, height=THUMBNAIL, elem_id=f'thumb_{side}'),
+                              gr.Markdown(elem_id=f'artists_{side}')])
     answer = gr.Markdown("Drop two images, one on each side.", elem_id='answer')
-    artists = "likely artists (classifier)" if index is None else "likely artists in the collection"
-    names_artists = index is not None or model.config['approach'] == 'classifier'
-    with gr.Row():
-        shown = [[gr.Image(label=f"work {side.upper()}", interactive=False, height=THUMBNAIL, elem_id=f'thumb_{side}'),
-                  gr.Label(label=artists, visible=names_artists, elem_id=f'artists_{side}')] for side in 'ab']
-    for upload in uploads:
-        upload.change(partial(compare_uploads, model, index=index), uploads, [answer, *shown[0], *shown[1]], **_ONE_AT_A_TIME)
+    for side, upload in zip('ab', uploads):      # one endpoint for scripts (gradio_client): /compare
+        upload.change(partial(compare_uploads, model, index=index), uploads, [answer, *shown[0], *shown[1]], api_name='compare',
+                      api_visibility='public' if side == 'a' else 'private', **_QUEUED)
 
 def _attribute_tab(gr, model, index) -> None:
     "One upload, its verdict, thumbnail and ranked artists, then its nearest works in the collection."
     with gr.Row():
         upload = gr.File(label="work", elem_id='upload_one')
         thumb = gr.Image(label="work", interactive=False, height=THUMBNAIL, elem_id='thumb_one')
-    verdict = gr.Markdown("Drop one image.", elem_id='verdict')
+    answer = gr.Markdown("Drop one image.", elem_id='verdict')
     table = gr.Dataframe(label="artists of the collection, best first", interactive=False, elem_id='ranking')
     gallery = gr.Gallery(label="nearest works", columns=5, height='auto', elem_id='nearest')
-    upload.change(partial(attribute_upload, model, index), upload, [verdict, thumb, table, gallery], **_ONE_AT_A_TIME)
+    upload.change(partial(attribute_upload, model, index), upload, [answer, thumb, table, gallery], api_name='attribute', **_QUEUED)
 
-def build_page(model, index=None, title:str='artmatch'):
-    "The Gradio page of `model`: two works compared; with a `WorkIndex`, also one work attributed against its collection."
+def build_page(model, index=None, model_name:str='the ready WikiArt model'):
+    "The Gradio page of `model` (called `model_name`): two works compared; with a `WorkIndex`, also one work attributed against its collection."
     gr = _gradio()
-    with gr.Blocks(title=title, analytics_enabled=False) as page:
+    with gr.Blocks(title='artmatch', analytics_enabled=False) as page:
         collection = '' if index is None else f"; an index of {len(index)} works by {len(index.artists)} artists"
-        gr.Markdown(f"# {title}\n{_describe(model)}{collection}.")
+        gr.Markdown(f"# artmatch: are these works by one artist?\nAnswering: {model_name}, {_describe(model)}{collection}.")
         if index is None: _pair_tab(gr, model, index)
         else:
             with gr.Tab("Two works: one artist?"): _pair_tab(gr, model, index)
@@ -141,10 +138,12 @@ def build_page(model, index=None, title:str='artmatch'):
     return page
 
 # %% ../nbs/14_app.ipynb #e9b5cd01
-def serve(run, index=None, host:str='127.0.0.1', port:int|None=None, block:bool=True):
-    "Load the model in the folder `run` (and the `index` folder) once and serve its page at http://`host`:`port` (until Ctrl-C if `block`)."
+def serve(run=None, index=None, host:str='127.0.0.1', port:int|None=None, block:bool=True):
+    "Load the model in the folder `run` (default: the ready model) and the `index` folder once; serve the page at http://`host`:`port`."
+    run = check_model_folder(run)
     model = load_model(run)
-    page = build_page(model, load_index(index, model) if index else None, title=f"artmatch: {Path(run).name}")
-    page.launch(server_name=host, server_port=port, max_file_size=f'{MAX_UPLOAD_MB}mb', ssr_mode=False,
+    name = 'the ready WikiArt model' if Path(run).resolve() == ready_model_path().resolve() else f"the model in {run}"
+    page = build_page(model, load_index(index, model) if index else None, model_name=name)
+    page.queue(default_concurrency_limit=CONCURRENT).launch(server_name=host, server_port=port, max_file_size=f'{MAX_UPLOAD_MB}mb', ssr_mode=False,
                 prevent_thread_lock=not block)
     return page

@@ -195,12 +195,12 @@ def predict_cmd(
         _table(r['works'])
         for error in r['errors'].values(): typer.echo(f"not compared: {error}")
         return
-    from artmatch.export import predict_pair
+    from artmatch.export import predict_pair, describe_pair
     r = predict_pair(model=run, image_a=image_a, image_b=image_b, method=method)
-    typer.echo(f"{r['method']} score: {r['score']:.4f} (threshold {r['threshold']:.4f}): "
-               f"{'same artist' if r['same_artist'] else 'different artists'}")
+    typer.echo(describe_pair(r))
     if 'artist_a' in r:
-        typer.echo(f"{image_a.name}: {r['artist_a']} ({r['artist_a_probability']:.2f}); {image_b.name}: {r['artist_b']} ({r['artist_b_probability']:.2f})")
+        typer.echo(f"likely artist, of those the model was trained on: {image_a.name}: {r['artist_a']} "
+                   f"(P {r['artist_a_probability']:.4f}); {image_b.name}: {r['artist_b']} (P {r['artist_b_probability']:.4f})")
 
 @app.command('score')
 def score_cmd(

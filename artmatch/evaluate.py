@@ -14,12 +14,12 @@ from .pairs import read_prepared, write_csv
 from .images import replacing
 from .blocks import ArtPair, ArtCrop
 from sklearn.linear_model import LogisticRegression
-from .scoring import embed_images, score_embedded, SCORE_METHODS
+from .scoring import embed_images, score_embedded, score_feature, p_same, SCORE_METHODS
 from .export import write_json
 
 # %% auto #0
 __all__ = ['choose_threshold', 'pair_metrics', 'plot_curves', 'plot_confident_pairs', 'embed_pairs', 'evaluate_model',
-           'calibrate']
+           'calibrate', 'calibrate_pair_probability']
 
 # %% ../nbs/08_evaluate.ipynb #2c142ea0
 def choose_threshold(same, scores) -> float:
@@ -77,7 +77,7 @@ def plot_confident_pairs(image1, image2, same, scores, threshold:float, n:int=4,
             if c >= len(top): continue
             k = top[c]
             pair = ArtPair(*(crop(PILImage.create(p), split_idx=1) for p in (image1[k], image2[k])))
-            pair.show(ctx=ax, title=f"{name}: {'same' if same[k] else 'different'}\nscore {scores[k]:.2f}")
+            pair.show(ctx=ax, title=f"{name}: {'same' if same[k] else 'different'}\nscore {scores[k]:.4f} (threshold {threshold:.4f})")
             ax.title.set_color('green' if name == 'right' else 'red')
     fig.tight_layout()
     return fig
@@ -117,7 +117,8 @@ def evaluate_model(model, data, split:str='test', methods:list[str]|None=None, o
         threshold = choose_threshold(valid.same, score_embedded(model, emb, v1, v2, method)) if len(valid) \
                     else thresholds.get(method, 0.5)
         rows[method] = dict(pair_metrics(test.same, s, threshold), known_artists=float(test_artists.isin(known).mean()))
-        scored.append(test.assign(method=method, score=s))   # one `score` column, as `artmatch score` writes
+        probability = p_same(model, method, s)
+        scored.append(test.assign(method=method, score=s, p_same=np.nan if probability is None else probability))
         if out is not None:
             for name, fig in [(f'curves_{method}.png', plot_curves(test.same, s, f'{method}, {split} pairs')),
                               (f'confident_{method}.png', plot_confident_pairs(t1, t2, test.same, s, threshold))]:
@@ -141,3 +142,18 @@ def calibrate(model, emb, data) -> dict:
     if valid.same[ok].nunique() < 2: raise ArtmatchError(f"{data}: the validation pairs need same- and different-artist pairs to calibrate")
     fit = LogisticRegression(C=1e4).fit(cosine[:, None], valid.same[ok])
     return {'cosine': [float(fit.coef_[0, 0]), float(fit.intercept_[0])]}
+
+def calibrate_pair_probability(model, emb, data) -> dict:
+    "For each scoring method with a graded score, [slope, intercept]: P(same artist) at even odds, fitted on the validation pairs of `data`."
+    data = Path(data).expanduser()
+    valid = read_prepared(data)[1].query("split == 'valid'")
+    a, b = _pair_paths(data, valid)
+    fits = {}
+    for method in SCORE_METHODS[model.config['approach']]:
+        if method == 'argmax': continue           # same or not: no grade to turn into a probability
+        x = score_feature(model, method, score_embedded(model, emb, a, b, method))
+        ok = np.isfinite(x)
+        if valid.same[ok].nunique() < 2: continue
+        fit = LogisticRegression(C=1e4, class_weight='balanced').fit(x[ok, None], valid.same[ok])
+        if fit.coef_[0, 0] > 0: fits[method] = [float(fit.coef_[0, 0]), float(fit.intercept_[0])]   # higher score, more likely
+    return fits

@@ -13,10 +13,10 @@ from safetensors import SafetensorError
 from .data import ArtmatchError, IMAGE_SUFFIXES, check_model_folder, check_file, image_files
 from .images import replacing
 from .models import build_model, create_backbone, HEADS, POOLINGS, torchvision_archs, pip_wheel
-from .scoring import embed_images, score_embedded, check_method, PairScorer, score_ids
+from .scoring import embed_images, score_embedded, check_method, PairScorer, score_ids, p_same, artist_probabilities
 
 # %% auto #0
-__all__ = ['write_json', 'save_model', 'check_config', 'load_model', 'predict_pair', 'score_csv', 'score_folder']
+__all__ = ['write_json', 'save_model', 'check_config', 'load_model', 'predict_pair', 'describe_pair', 'score_csv', 'score_folder']
 
 # %% ../nbs/07_export.ipynb #ca746583
 def write_json(obj, path) -> None:
@@ -88,8 +88,19 @@ def check_config(config, path) -> dict:
     _check(isinstance(thresholds, dict) and all(isinstance(v, (int, float)) and math.isfinite(v) for v in thresholds.values()),
            path, "thresholds are not numbers")
     _check(_lists_of_numbers(config.get('calibration', {}), 2), path, "calibration is not pairs of numbers")
+    _check(_lists_of_numbers(config.get('pair_probability', {}), 2), path, "pair_probability is not pairs of numbers")
     _check(_lists_of_numbers(config.get('verification', {}), 3), path, "verification is not lists of 3 numbers")
     return config
+
+def _even_odds(path:Path, config:dict) -> dict:
+    "P(same artist) at even odds for a folder written before artmatch fitted it: its calibration was at the validation pairs' ratio."
+    try: valid = json.loads((path/'metrics.json').read_text())['valid']
+    except (OSError, ValueError, KeyError, TypeError): return {}
+    fits = {}
+    for method in config.get('calibration', {}):
+        pairs, same = (valid.get(method, {}).get(k) for k in ('pairs', 'same'))
+        if isinstance(pairs, int) and isinstance(same, int) and 0 < same < pairs: fits[method] = [1.0, -math.log(same / (pairs - same))]
+    return fits
 
 def load_model(path=None) -> torch.nn.Module:
     "The model saved in the folder `path` (default: the ready model), in eval mode, its config in `model.config`. Never unpickles."
@@ -113,6 +124,7 @@ def load_model(path=None) -> torch.nn.Module:
         raise ArtmatchError(f"{path}: config.json and model.safetensors disagree ({why[:300]})") from None
     if model.config['n_features'] != config['n_features']:
         raise ArtmatchError(f"{path}: config.json says {config['n_features']} features, {config['arch']} gives {model.config['n_features']}")
+    if 'pair_probability' not in config: config['pair_probability'] = _even_odds(path, config)   # a folder of an older artmatch
     model.config = config
     if config.get('weights_source', '').startswith('none ('):   # every use of a scratch model says so, as its card does
         warnings.warn(f"{path}: {config['weights_source'][6:-1]}; its scores are weak")
@@ -120,7 +132,7 @@ def load_model(path=None) -> torch.nn.Module:
 
 # %% ../nbs/07_export.ipynb #a06d254c
 def predict_pair(model, image_a, image_b, method:str|None=None) -> dict:
-    "Score of (`image_a`, `image_b`) being by the same artist, the decision, and each work's likely artist (classifier)."
+    "P(same artist) of (`image_a`, `image_b`) at even odds (else the method's score), the threshold and decision, each work's likely artist."
     for image in (image_a, image_b): check_file(image)    # before the model loads: a typo is told at once
     if isinstance(model, (str, Path)): model = load_model(model)
     method = check_method(model, method)
@@ -128,12 +140,22 @@ def predict_pair(model, image_a, image_b, method:str|None=None) -> dict:
     if emb.errors: raise ArtmatchError(next(iter(emb.errors.values())))
     score = float(score_embedded(model, emb, [image_a], [image_b], method)[0])
     threshold = model.config.get('thresholds', {}).get(method, 0.5)
-    result = dict(method=method, score=score, threshold=threshold, same_artist=score >= threshold)
-    if emb.probs is not None:
+    probability = p_same(model, method, [score, threshold])
+    name = 'score' if probability is None else 'p_same'
+    if probability is not None: score, threshold = (float(p) for p in probability)
+    result = {'method': method, name: score, 'threshold': threshold, 'same_artist': score >= threshold}
+    probs = artist_probabilities(model, emb)
+    if probs is not None:
         artists = model.config['artists']
-        for name, p in zip(('artist_a', 'artist_b'), emb.probs):
-            result[name], result[name + '_probability'] = artists[int(p.argmax())], float(p.max())
+        for key, p in zip(('artist_a', 'artist_b'), probs):
+            result[key], result[key + '_probability'] = artists[int(p.argmax())], float(p.max())
     return result
+
+def describe_pair(result:dict) -> str:
+    "`predict_pair`'s answer in one line, as the command line and the page show it."
+    name, value = ('P(same artist)', result['p_same']) if 'p_same' in result else (f"{result['method']} score", result['score'])
+    decision = 'same artist' if result['same_artist'] else 'different artists'
+    return f"{name}: {value:.4f} (threshold {result['threshold']:.4f}): {decision}"
 
 # %% ../nbs/07_export.ipynb #b2853f5f
 def _inside(path:Path, root:Path) -> bool:
@@ -170,6 +192,7 @@ def score_csv(model, pairs_csv, out, images=None, method:str|None=None, bs:int=6
 def _write_scores(model, method:str, emb, errors:dict, chunks, out:Path, indexed:bool) -> tuple[int, int]:
     "Score each (rows, `a`, `b`) of `chunks` (image numbers in `emb`, -1: none) into `out`, a submission if `indexed`, and the skipped list."
     scorer, fill = PairScorer(model, emb, method), model.config.get('thresholds', {}).get(method, 0.5)
+    column = 'score' if p_same(model, method, [fill]) is None else 'p_same'     # P(same artist) where the model has it
     counts = np.zeros(2, dtype=np.int64)
     out.parent.mkdir(parents=True, exist_ok=True)
     submission = out.with_name(out.stem + '_submission.csv') if indexed else None
@@ -178,9 +201,11 @@ def _write_scores(model, method:str, emb, errors:dict, chunks, out:Path, indexed
             ok = (a >= 0) & (b >= 0)
             scores = np.full(len(chunk), np.nan)
             scores[ok] = score_ids(scorer, a[ok], b[ok])
-            chunk.assign(score=scores).to_csv(part, mode='a' if k else 'w', header=k == 0, index=False, errors='backslashreplace')
+            if column == 'p_same': scores[ok] = p_same(model, method, scores[ok])
+            chunk.assign(**{column: scores}).to_csv(part, mode='a' if k else 'w', header=k == 0, index=False, errors='backslashreplace')
             if submission:
-                pd.DataFrame({'index': chunk['index'], 'sameArtist': np.where(ok, scores, fill)}).to_csv(sub_part, mode='a' if k else 'w', header=k == 0, index=False)
+                filled = np.where(ok, scores, fill if column == 'score' else p_same(model, method, [fill])[0])
+                pd.DataFrame({'index': chunk['index'], 'sameArtist': filled}).to_csv(sub_part, mode='a' if k else 'w', header=k == 0, index=False)
             counts += [ok.sum(), (~ok).sum()]
     if errors:
         with replacing(out.with_name(out.stem + '_skipped.csv')) as part:

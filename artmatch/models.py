@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_models.ipynb #cc9a47b6
 from __future__ import annotations
-import hashlib, importlib.util, math, warnings
+import hashlib, importlib.util, math, threading, warnings
 from pathlib import Path
 import torch, torchvision
 from torch import nn
@@ -64,7 +64,9 @@ def _n_features(body:nn.Module) -> int:
     body.train(was_training)
     return n
 
-def _keep_output(module, inp, out): module.style_output = out
+_STAGE_OUTPUTS = threading.local()   # each thread's stage outputs of its forward pass: passes in parallel threads do not mix
+
+def _keep_output(module, inp, out): vars(_STAGE_OUTPUTS)[id(module)] = out
 
 class StyleBody(Module):
     "`body`'s features after the mean and standard deviation over space of every stage's output: a work's style at each scale."
@@ -73,11 +75,9 @@ class StyleBody(Module):
         for name in self.stages: body.get_submodule(name).register_forward_hook(_keep_output)
     def forward(self, x):
         final = self.body(x)
-        stats = []
+        stats, kept = [], vars(_STAGE_OUTPUTS)
         for name in self.stages:
-            m = self.body.get_submodule(name)
-            out = m.style_output
-            del m.style_output
+            out = kept.pop(id(self.body.get_submodule(name)))
             dims = (2, 3) if out.ndim == 4 else (1,)        # feature maps, or tokens (vision transformers)
             stats += [out.mean(dims), out.std(dims, correction=0)]
         return torch.cat(stats + [final], dim=1)

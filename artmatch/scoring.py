@@ -17,7 +17,8 @@ from .learner import artist_probs
 
 # %% auto #0
 __all__ = ['SCORE_METHODS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'embed_images', 'check_method', 'concat_projections',
-           'PairScorer', 'score_ids', 'score_embedded', 'score_pairs']
+           'PairScorer', 'score_ids', 'score_embedded', 'score_pairs', 'score_feature', 'artist_probabilities',
+           'p_same']
 
 # %% ../nbs/06_scoring.ipynb #7293d063
 class WorkImages(Dataset):
@@ -157,3 +158,25 @@ def score_pairs(model, image1, image2, method:str|None=None, bs:int=64) -> tuple
     "Embed each distinct image once, then score every pair; returns scores and the unreadable images' errors."
     emb = embed_images(model, list(image1) + list(image2), bs)
     return score_embedded(model, emb, image1, image2, method), emb.errors
+
+# %% ../nbs/06_scoring.ipynb #c0ddd501
+def score_feature(model, method:str, scores) -> np.ndarray:
+    "What P(same artist) is fitted on: the logit of a score that is a probability, else the score (a cosine)."
+    scores = np.asarray(scores, dtype=np.float64)
+    if method in ('siamese', 'softmax_dot') or method in model.config.get('calibration', {}):
+        scores = np.clip(scores, 1e-7, 1 - 1e-7)
+        return np.log(scores) - np.log1p(-scores)
+    return scores
+
+def artist_probabilities(model, emb:Embeddings) -> torch.Tensor|None:
+    "Each image's probabilities over the model's training artists: a classifier's, or the square of the embedding's second half."
+    if emb.probs is not None: return emb.probs
+    n = len(model.config.get('artists') or [])
+    if emb.embeddings is None or not n: return None
+    return (emb.embeddings[:, -n:].double() * 2 ** 0.5) ** 2
+
+def p_same(model, method:str, scores) -> np.ndarray|None:
+    "P(same artist) of pairs with these `method` `scores`, for a pair as likely to be by one artist as not; None if `model` has none."
+    fit = model.config.get('pair_probability', {}).get(method)
+    if fit is None: return None
+    return 1 / (1 + np.exp(-(fit[0] * score_feature(model, method, scores) + fit[1])))

@@ -17,7 +17,7 @@ from .models import WeightsUnavailable
 from .learner import siamese_learner, classifier_learner, embedding_learner
 from .features import head_learner
 from .export import save_model, load_model, write_json
-from .evaluate import evaluate_model, embed_pairs, calibrate
+from .evaluate import evaluate_model, embed_pairs, calibrate, calibrate_pair_probability
 from .attribute import calibrate_verification, embedded_works
 from .images import replacing
 from artmatch.distributed import (rank0_first, rank0_only, rank0_value, distributed_ctx, mixed_precision, is_main_process,
@@ -253,6 +253,7 @@ def _finish(out:Path, model, data:Path, run:dict, frozen:bool, lr:float, note:st
     say("choosing thresholds on the validation pairs")
     emb = embed_pairs(model, data, 'valid')
     if model.config['approach'] == 'embedding': model.config['calibration'] = calibrate(model, emb, data)
+    model.config['pair_probability'] = calibrate_pair_probability(model, emb, data)
     model.config['verification'] = _verification(model, emb, data)
     metrics = evaluate_model(model, data, split='valid', emb=emb)
     training = {k: run[k] for k in ('epochs', 'bs', 'seed', 'views', 'naive')}

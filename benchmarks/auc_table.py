@@ -49,24 +49,25 @@ def bootstrap_auc(pairs:pd.DataFrame, artist:dict, scores, reps:int=200, seed:in
         if len(np.unique(same[ok])) == 2: aucs.append(skm.roc_auc_score(same[ok], scores[ok], sample_weight=w[ok]))
     return tuple(np.percentile(aucs, [2.5, 97.5]))
 
+def pair_dots(x:torch.Tensor, i:torch.Tensor, j:torch.Tensor, chunk:int=50_000) -> np.ndarray:
+    "Dot products of the rows x[i[k]] and x[j[k]], a chunk of pairs at a time (all pairs of a fold do not fit in memory at once)."
+    return np.concatenate([(x[i[s:s + chunk]] * x[j[s:s + chunk]]).sum(1).numpy() for s in range(0, len(i), chunk)])
+
 def frozen_baselines(data:Path, arch:str, weights:Path, size:int, n_final:int):
-    "(row name, test pair scores) of the frozen backbone's features: cosine and logistic-regression softmax-dot, final and style."
+    "(row name, test pair scores) of the frozen backbone's features, style then final: cosine, then logistic-regression softmax-dot."
     works, pairs = read_prepared(data)
     model = build_model('siamese', arch, weights=weights)        # only its body is used
     model.config['size'] = size
-    features = dict(zip(works.image, cached_features(model, [data/p for p in works.image], data/'features')[:, 0]))
-    test = pairs[pairs.split == 'test']
-    train_works = works[works.split == 'train']
-    for kind, cols in [('final', slice(-n_final, None)), ('style', slice(None))]:
-        x = torch.stack([features[p] for p in works.image])[:, cols]
+    features = cached_features(model, [data/p for p in works.image], data/'features')[:, 0]
+    test, position = pairs[pairs.split == 'test'], {p: k for k, p in enumerate(works.image)}
+    i, j = (torch.from_numpy(test[c].map(position).to_numpy()) for c in ('image1', 'image2'))
+    train_works = (works.split == 'train').to_numpy()
+    for kind, cols in [('style', slice(None)), ('final', slice(-n_final, None))]:
+        x = features[:, cols]
         x = (x - x.mean(0)) / (x.std(0) + 1e-6)
-        by_image = dict(zip(works.image, x))
-        a, b = torch.stack([by_image[p] for p in test.image1]), torch.stack([by_image[p] for p in test.image2])
-        yield f'frozen {kind} features, cosine', torch.nn.functional.cosine_similarity(a, b).numpy()
-        lr = LogisticRegression(C=0.1, max_iter=300).fit(torch.stack([by_image[p] for p in train_works.image]).numpy(), train_works.artist)
-        probs = dict(zip(works.image, torch.tensor(lr.predict_proba(x.numpy()))))
-        pa, pb = torch.stack([probs[p] for p in test.image1]), torch.stack([probs[p] for p in test.image2])
-        yield f'frozen {kind} features + logistic regression, softmax-dot', (pa * pb).sum(1).numpy()
+        yield f'frozen {kind} features, cosine', pair_dots(F.normalize(x, dim=1), i, j)
+        lr = LogisticRegression(C=0.1, max_iter=300).fit(x[train_works].numpy(), works.artist[train_works])
+        yield f'frozen {kind} features + logistic regression, softmax-dot', pair_dots(torch.tensor(lr.predict_proba(x.numpy())), i, j)
 
 def embedding_halves(model, emb, data:Path, test:pd.DataFrame):
     "(half, test pair scores) of the cosine of each half of the embedding model's vectors (`emb`): the metric embedding, the artist probabilities' square roots."

@@ -1,8 +1,11 @@
 "Every command works from the command line on the bundled sample, through the real entry points."
 import json, subprocess, sys
 from pathlib import Path
-import pandas as pd, pytest
+import numpy as np, pandas as pd, pytest
 from artmatch.cli import main
+from artmatch.export import load_model, predict_pair, describe_pair
+from artmatch.evaluate import evaluate_model
+from artmatch.scoring import score_pairs, p_same
 from conftest import APPROACHES
 
 def run(*args, ok=True):
@@ -70,20 +73,31 @@ def test_train_evaluate_predict_score_from_imagenet(approach, imagenet_runs, pre
     evaluate_predict_score(out, approach, prepared, tmp_path, capsys, imagenet=True)
 
 def evaluate_predict_score(out:Path, approach:str, prepared:Path, tmp_path:Path, capsys, imagenet:bool):
+    "Each door's answer on the command line equals the library's on the same inputs and model."
     cli('evaluate', out)
     metrics = json.loads((out/'eval/metrics.json').read_text())
     methods = {'siamese': ['siamese'], 'classifier': ['softmax_dot', 'argmax', 'cosine'], 'embedding': ['cosine']}[approach]
     assert list(metrics) == methods
     if imagenet: assert metrics[methods[0]]['roc_auc'] > 0.6, metrics     # real features: clearly above chance
     assert all((out/'eval'/f'curves_{m}.png').exists() for m in methods)
+    model = load_model(path=out)
+    library = evaluate_model(model=model, data=prepared, split='test')
+    assert np.allclose(library.roc_auc.to_numpy(), [metrics[m]['roc_auc'] for m in methods])
+    assert f"{library.roc_auc.iloc[0]:.4f}" in capsys.readouterr().out
     works = pd.read_csv(prepared/'works.csv')
-    cli('predict', out, prepared/works.image[0], prepared/works.image[1])
-    assert 'score' in capsys.readouterr().out
+    a, b = prepared/works.image[0], prepared/works.image[1]
+    cli('predict', out, a, b)
+    assert describe_pair(predict_pair(model=model, image_a=a, image_b=b)) in capsys.readouterr().out.splitlines()
     test = works[works.split == 'test'].image.tolist()[:6]
     pd.DataFrame({'index': range(3), 'image1': test[:3], 'image2': test[3:]}).to_csv(tmp_path/'submission_info.csv', index=False)
     cli('score', out, tmp_path/'submission_info.csv', '--images', prepared, '--out', tmp_path/'scores.csv')
-    sub = pd.read_csv(tmp_path/'scores_submission.csv')
-    assert list(sub.columns) == ['index', 'sameArtist'] and len(sub) == 3 and sub.sameArtist.between(-1, 1).all()
+    scored, sub = pd.read_csv(tmp_path/'scores.csv'), pd.read_csv(tmp_path/'scores_submission.csv')
+    column = 'p_same' if 'p_same' in scored else 'score'
+    scores, _ = score_pairs(model, [prepared/p for p in test[:3]], [prepared/p for p in test[3:]])
+    expected = scores if column == 'score' else p_same(model, methods[0], scores)
+    assert np.allclose(scored[column], expected, atol=1e-6) and np.allclose(sub.sameArtist, expected, atol=1e-6)
+    assert [predict_pair(model=model, image_a=prepared/p, image_b=prepared/q)[column] for p, q in zip(test[:3], test[3:])] \
+           == pytest.approx(list(scored[column]), abs=1e-6)        # a pair scored alone equals the pair in a CSV
     folder = next((prepared/'images').iterdir())
     cli('score', out, '--images', folder, '--out', tmp_path/'all.csv')
     n = len(list(folder.glob('*.jpg')))

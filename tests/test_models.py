@@ -55,7 +55,7 @@ def test_save_load_predict_gives_identical_outputs(run_name, request, prepared, 
     save_model(model, tmp_path/'again')
     after, _ = score_pairs(load_model(tmp_path/'again'), paths[:3], paths[3:])
     assert (before == after).all()
-    assert predict_pair(run, paths[0], paths[1])['score'] == predict_pair(tmp_path/'again', paths[0], paths[1])['score']
+    assert predict_pair(run, paths[0], paths[1]) == predict_pair(tmp_path/'again', paths[0], paths[1])
 
 def test_classifier_predict_names_artists(classifier_run, prepared):
     works = pd.read_csv(prepared/'works.csv')

@@ -5,7 +5,7 @@ import pandas as pd, pytest, torch
 from artmatch.data import ArtmatchError, DEFAULT_ARCH, ready_model_path, sample_path
 from artmatch import models
 from artmatch.models import build_model, create_backbone, PIP_WEIGHTS
-from artmatch.export import load_model, predict_pair
+from artmatch.export import load_model, predict_pair, describe_pair
 from artmatch.cli import main
 
 def offline_hub(monkeypatch):
@@ -56,7 +56,8 @@ def test_ready_model_tells_one_artist_from_two():
     hokusai, sisley = sample_works('Katsushika Hokusai', 2), sample_works('Alfred Sisley', 1)
     same = predict_pair(model=model, image_a=hokusai[0], image_b=hokusai[1])
     different = predict_pair(model=model, image_a=hokusai[0], image_b=sisley[0])
-    assert same['same_artist'] and not different['same_artist'] and same['score'] > different['score']
+    assert same['same_artist'] and not different['same_artist'] and same['p_same'] > 0.5 > different['p_same']
+    assert same['artist_a'] == 'Katsushika Hokusai' and different['artist_b'] == 'Alfred Sisley'   # the embedding's likely artists
 
 def test_predict_without_run_uses_the_ready_model(capsys):
     a, b = sample_works('Katsushika Hokusai', 2)
@@ -64,7 +65,7 @@ def test_predict_without_run_uses_the_ready_model(capsys):
     main(['predict', str(a), str(b)])
     printed = answer(capsys.readouterr().out)
     r = predict_pair(model=load_model(), image_a=a, image_b=b)
-    assert len(printed) == 1 and f"{r['score']:.4f}" in printed[0]
+    assert printed == [describe_pair(r)]
     main(['predict', str(ready_model_path()), str(a), str(b)])       # RUN first, as before: the same answer
     assert answer(capsys.readouterr().out) == printed
 
