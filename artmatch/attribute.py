@@ -249,8 +249,9 @@ def _image_files(images) -> list[str]:
     "The image files of `images`, a folder standing for every image below it."
     files = []
     for p in map(Path, images):
-        if p.is_dir(): files += [str(f) for f in image_files(p)]
-        else: files.append(str(p))
+        if not p.is_dir(): files.append(str(p))
+        elif not (found := image_files(p)): raise ArtmatchError(f"{p}: no images below this folder; give images or a folder of them")
+        else: files += [str(f) for f in found]
     return files
 
 def _embed_readable(model, images, bs:int) -> tuple[Embeddings, dict]:
@@ -271,7 +272,9 @@ def attribute(model, index, images, top:int=5, by:str='prototype', method:str|No
     method = check_method(model, method)
     if threshold is None: threshold = none_threshold(model, index, by, method)
     queries, errors = _embed_readable(model, images, bs)
-    ranking = _with_errors(rank_artists(model, index, queries, top, by, method, threshold), errors, _image_files(images))
+    ranked = rank_artists(model, index, queries, top, by, method, threshold) if queries.paths else \
+             pd.DataFrame(columns=['image', 'rank', 'artist', 'score', 'match', 'nearest_work', 'nearest_score'])   # none readable
+    ranking = _with_errors(ranked, errors, _image_files(images))
     ranking = ranking.assign(match=ranking.match.astype('boolean').fillna(False).astype(bool))
     ranking.attrs.update(method=method, threshold=threshold)
     return ranking

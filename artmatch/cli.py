@@ -7,7 +7,7 @@ __all__ = ['app', 'RUN_HELP', 'bars_on_terminal_only', 'SplitBy', 'Approach', 'P
            'evaluate_cmd', 'predict_cmd', 'score_cmd', 'index_cmd', 'attribute_cmd', 'app_cmd', 'main']
 
 # %% ../nbs/10_cli.ipynb #f11d54a1
-import sys, warnings
+import csv, sys, warnings
 from contextlib import contextmanager
 from unittest.mock import patch
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
@@ -212,14 +212,18 @@ def score_cmd(
     bs:int=typer.Option(64, help="Batch size for embedding images."),
 ):
     "Score every pair of a CSV (or every pair of images in a folder), embedding each image once; writes Kaggle's submission format when the CSV has an index."
-    from artmatch.data import ArtmatchError, check_file
+    from artmatch.data import ArtmatchError, check_pairs_csv
     run, csvs = _model_first(paths, 'PAIRS_CSV', least=0, most=1)
     if not csvs and images is None: raise ArtmatchError("give a PAIRS_CSV, or --images FOLDER to score every pair of its images")
-    for pairs_csv in csvs: check_file(pairs_csv, 'CSV', 'give a CSV of pairs with image1 and image2 columns')
+    for pairs_csv in csvs: check_pairs_csv(pairs_csv)
     from artmatch.export import score_csv, score_folder
     if not csvs: n_scored, n_bad = score_folder(model=run, images=images, out=out, method=method, bs=bs)
     else: n_scored, n_bad = score_csv(model=run, pairs_csv=csvs[0], out=out, images=images, method=method, bs=bs)
     typer.echo(f"scored {n_scored} pairs into {out}" + (f"; {n_bad} not scored, see {out.with_name(out.stem + '_skipped.csv')}" if n_bad else ''))
+    with open(out, newline='', encoding='utf-8') as f: column = next(csv.reader(f))[-1]
+    submission = out.with_name(out.stem + '_submission.csv')
+    typer.echo(f"column {column}: " + ('P(same artist) at even odds' if column == 'p_same' else "the scoring method's score")
+               + (f"; {submission}'s sameArtist holds the same numbers, in Kaggle's format" if csvs and submission.exists() else ''))
 
 # %% ../nbs/10_cli.ipynb #a77r0001
 @app.command('index')
@@ -261,11 +265,14 @@ def attribute_cmd(
     bs:int=typer.Option(64, help="Batch size for embedding images."),
 ):
     "Rank the artists of an index for each image, with each artist's nearest work; 'none of these' when no artist clears the index's threshold."
+    from artmatch.data import ArtmatchError
     run, images = _model_first(paths, 'images')      # before torch loads: a wrong RUN answers at once
     from artmatch.attribute import attribute
     from artmatch.pairs import write_csv
     ranking = attribute(model=run, index=index, images=images, top=top, by=by, method=method, bs=bs)
     _print_ranking(ranking)
+    if ranking.error.astype(bool).all():
+        raise ArtmatchError(f"none of the {ranking.image.nunique()} images could be read (each is named above); nothing was attributed")
     if out is not None:
         write_csv(ranking, out)
         typer.echo(f"wrote {out}")

@@ -11,9 +11,9 @@ import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['DEFAULT_ARCH', 'IMAGE_SUFFIXES', 'METADATA_COLUMNS', 'IMAGE_COLUMNS', 'KAGGLE_TABLES', 'ArtmatchError',
-           'ready_model_path', 'is_model_folder', 'check_model_folder', 'check_file', 'check_training_options',
-           'image_files', 'sample_path', 'read_folder', 'read_table', 'read_kaggle', 'read_collection',
-           'choose_artists']
+           'ready_model_path', 'is_model_folder', 'check_model_folder', 'check_file', 'check_pairs_csv',
+           'check_training_options', 'image_files', 'sample_path', 'read_folder', 'read_table', 'read_kaggle',
+           'read_collection', 'choose_artists']
 
 # %% ../nbs/00_data.ipynb #003a1a7d
 class ArtmatchError(ValueError):
@@ -44,6 +44,17 @@ def check_file(path, kind:str='image', hint:str='give the path of an artwork ima
     "`path` if it is a file, else a one-line error that names it and what to give."
     if not Path(path).expanduser().is_file(): raise ArtmatchError(f"{path}: no such {kind} file; {hint}")
     return Path(path).expanduser()
+
+def check_pairs_csv(path) -> list[str]:
+    "The columns of the pairs CSV `path` once it is a readable CSV with image1 and image2 columns, else a one-line error."
+    path = check_file(path, 'CSV', 'give a CSV of pairs with image1 and image2 columns')
+    try: columns = list(pd.read_csv(path, dtype=str, nrows=0).columns)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise ArtmatchError(f"{path}: not a readable CSV ({str(e).splitlines()[0]})") from None
+    missing = [c for c in ('image1', 'image2') if c not in columns]
+    if missing: raise ArtmatchError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(columns)}); "
+                                    "a pairs CSV needs image1 and image2")
+    return columns
 
 def check_training_options(size:int, bs:int, epochs:int, freeze_epochs:int, views:int, lr) -> None:
     "A one-line error for a training option out of range."

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from safetensors.torch import save_file, load_file
 from safetensors import SafetensorError
-from .data import ArtmatchError, IMAGE_SUFFIXES, check_model_folder, check_file, image_files
+from .data import ArtmatchError, IMAGE_SUFFIXES, check_model_folder, check_file, check_pairs_csv, image_files
 from .images import replacing
 from .models import build_model, create_backbone, HEADS, POOLINGS, torchvision_archs, pip_wheel
 from .scoring import embed_images, score_embedded, check_method, PairScorer, score_ids, p_same, artist_probabilities
@@ -169,15 +169,11 @@ def _read_chunks(pairs_csv:Path, rows:int):
 
 def score_csv(model, pairs_csv, out, images=None, method:str|None=None, bs:int=64, rows:int=1_000_000) -> tuple[int, int]:
     "Score the pairs of `pairs_csv` with `model` (or its folder) into `out` (and a Kaggle submission); returns (scored, not scored)."
+    pairs_csv, out = Path(pairs_csv).expanduser(), Path(out).expanduser()
+    columns = check_pairs_csv(pairs_csv)          # before the model loads: a wrong CSV is told at once
+    if out.resolve() == pairs_csv.resolve(): raise ArtmatchError(f"{out}: would overwrite the input CSV; choose another --out")
     if isinstance(model, (str, Path)): model = load_model(model)
     method = check_method(model, method)
-    pairs_csv, out = Path(pairs_csv).expanduser(), Path(out).expanduser()
-    check_file(pairs_csv, 'CSV', 'give a CSV of pairs with image1 and image2 columns')
-    columns = next(_read_chunks(pairs_csv, 1)).columns
-    missing = [c for c in ('image1', 'image2') if c not in columns]
-    if missing: raise ArtmatchError(f"{pairs_csv}: no column {', '.join(missing)} (columns: {', '.join(columns)}); "
-                                    "a pairs CSV needs image1 and image2")
-    if out.resolve() == pairs_csv.resolve(): raise ArtmatchError(f"{out}: would overwrite the input CSV; choose another --out")
     root = Path(images).expanduser().resolve() if images is not None else pairs_csv.parent.resolve()
     if not root.is_dir(): raise ArtmatchError(f"{root}: no such images folder")
     names = pd.Index(pd.unique(np.concatenate([pd.unique(pd.concat([c.image1, c.image2])) for c in _read_chunks(pairs_csv, rows)])))

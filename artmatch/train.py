@@ -105,7 +105,7 @@ def _learner(approach, dls, arch, head, pretrained, weights, scratch_if_unavaila
     try: return make(dls, arch, pretrained=pretrained, weights=weights, **head, **kwargs), None
     except WeightsUnavailable as e:
         if not scratch_if_unavailable: raise
-        note = f"TRAINED FROM SCRATCH: {e}"
+        note = f"TRAINED FROM SCRATCH: {str(e).split('; ')[0]}; the whole model was trained from random weights"
         warnings.warn(note)
         return make(dls, arch, pretrained=False, **head, **kwargs), note
 
@@ -205,6 +205,9 @@ def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
     note = note or run.get('scratch_note')   # a resumed run that fell back keeps saying so
     learn.model.config['tta'] = run['tta']
     frozen = any(not p.requires_grad for p in learn.model.body.parameters())
+    if not frozen and run['epochs'] < 1:   # a model trained whole trains at least one epoch: run.json, config and card say so
+        run['epochs'] = 1
+        rank0_only(write_json, run, out/RUN_FILE)
     if frozen and not naive: say(f"caching the frozen body's features of every image ({data/'features'})")
     first = rank0_first(head_learner, learn, views, num_workers=run['num_workers'] or 0, cbs=log()) if frozen and not naive else learn
     mixed_precision(learn)

@@ -1,11 +1,12 @@
 """The web page in a real browser (headless Chromium): two works show predict_pair's numbers, a corrupt upload a message,
 one work its attribution against an index."""
-import os, shutil, socket, sys
+import sys
 from pathlib import Path
 import pytest
 from artmatch.data import sample_path
 
-CHROMIUM = Path(os.environ.get('ARTMATCH_CHROMIUM') or shutil.which('chromium') or '/usr/bin/chromium')
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
+from page_screenshot import CHROMIUM, free_port, upload, text_once    # the README's picture is taken with the same helpers
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no Chromium at {CHROMIUM}: install Debian's chromium "
                                 "(apt-get install chromium, as .ci/run does) or point ARTMATCH_CHROMIUM at a Chromium binary")
 from playwright import sync_api     # the dev extra installs playwright and gradio: a missing one is a broken install, not a skip
@@ -15,11 +16,6 @@ from artmatch.export import predict_pair, describe_pair
 
 WORKS = sorted((sample_path()/'images').rglob('*.jpg'))
 TIMEOUT_MS = 30_000
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 @pytest.fixture(scope='module')
 def index(classifier_run, tmp_path_factory) -> Path:
@@ -43,18 +39,6 @@ def tab(url):
         tab.goto(url)
         yield tab
         browser.close()
-
-def upload(tab, elem_id:str, path) -> None:
-    "Drop the file `path` on the upload `elem_id`, clearing what it held."
-    clear = tab.locator(f'#{elem_id} button[aria-label="Clear"]')
-    if clear.count(): clear.click()
-    tab.set_input_files(f'#{elem_id} input[type=file]', str(path))
-
-def text_once(tab, elem_id:str, *any_of:str) -> str:
-    "The text of `elem_id` once it holds one of `any_of`."
-    tab.wait_for_function("([id, words]) => words.some(w => document.getElementById(id).innerText.includes(w))",
-                          arg=[elem_id, list(any_of)])
-    return tab.inner_text(f'#{elem_id}')
 
 def test_two_works_then_a_corrupt_one(tab, classifier_run, index, tmp_path):
     a, b = WORKS[0], WORKS[30]

@@ -130,3 +130,30 @@ def test_verify_tells_the_right_artist(trained):
     assert np.mean(p_same > p_other) > 0.75, (p_same, p_other)
     right = [v['same_artist'] for v in same] + [not v['same_artist'] for v in other]
     assert np.mean(right) > 0.7, (p_same, p_other, same[0]['threshold'])
+
+def test_command_line_and_python_agree(trained, imagenet_runs, tmp_path, capsys):
+    "`index`, `attribute` and `predict --against` print what `build_index`, `attribute` and `verify` return on the same inputs."
+    model, index, test = trained
+    run, _ = imagenet_runs['embedding']
+    collection = tmp_path/'train.csv'
+    write_csv(index.works[['image', 'artist']], collection)
+    main(['index', str(run), str(collection), '--out', str(tmp_path/'cli-index')])
+    counts = A.build_index(model=run, collection=collection, out=tmp_path/'py-index')
+    assert f"indexed {counts['works']} works by {counts['artists']} artists" in capsys.readouterr().out
+    assert torch.equal(A.load_index(tmp_path/'cli-index', run).vectors.embeddings, A.load_index(tmp_path/'py-index', run).vectors.embeddings)
+    queries = test.image.tolist()[:3]
+    main(['attribute', str(run), *queries, '--index', str(tmp_path/'cli-index'), '--top', '2'])
+    printed = capsys.readouterr().out
+    ranking = A.attribute(model=model, index=tmp_path/'py-index', images=queries, top=2)
+    for r in ranking.itertuples():
+        assert f"  {r.rank}. {r.artist}: {r.score:.4f}{'  match' if r.match else ''}   nearest: {r.nearest_work} ({r.nearest_score:.4f})" in printed
+    assert printed.count('none of these') == sum(not g.match.any() for _, g in ranking.groupby('image'))
+    artist = test.artist.iloc[0]
+    references = index.works.image[index.works.artist == artist].tolist()
+    folder = tmp_path/'references'
+    folder.mkdir()
+    for p in references: (folder/Path(p).name).symlink_to(p)
+    main(['predict', str(run), queries[0], '--against', str(folder)])
+    printed = capsys.readouterr().out
+    v = A.verify(model=model, image=queries[0], references=folder)
+    assert f"P(by the artist of these {len(v['works'])} works): {v['probability']:.4f} (threshold {v['threshold']:.4f})" in printed

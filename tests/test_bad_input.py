@@ -144,6 +144,15 @@ def test_bad_input_to_model_commands(tmp_path, capsys, siamese_run, prepared):
     fails_clearly(capsys, ['train', 'siamese', prepared, '--arch', 'nonet', '--out', tmp_path/'r2'], "unknown architecture 'nonet'")
     fails_clearly(capsys, ['train', 'siamese', prepared, '--epochs', '-1', '--out', tmp_path/'r3'], '--epochs -1')
 
+def test_attribute_without_images_says_so(tmp_path, capsys, siamese_run):
+    "An empty folder, or only unreadable images, is an error that names them, never a traceback or a quiet exit 0."
+    from artmatch.attribute import build_index
+    build_index(model=siamese_run, collection=sample_path(), out=tmp_path/'index')
+    (tmp_path/'empty').mkdir()
+    fails_clearly(capsys, ['attribute', siamese_run, tmp_path/'empty', '--index', tmp_path/'index'], 'empty: no images below this folder')
+    (tmp_path/'page.jpg').write_text('<html>')
+    fails_clearly(capsys, ['attribute', siamese_run, tmp_path/'page.jpg', '--index', tmp_path/'index'], 'none of the 1 images could be read')
+
 def test_debug_shows_traceback(tmp_path):
     from artmatch.data import ArtmatchError
     with pytest.raises(ArtmatchError): main(['--debug', 'prepare', str(tmp_path/'nowhere'), str(tmp_path/'out')])

@@ -76,10 +76,13 @@ def test_library_stops_when_weights_cannot_be_had(monkeypatch):
 def test_train_can_fall_back_to_scratch_loudly(monkeypatch, prepared, tmp_path):
     offline(monkeypatch)
     with pytest.warns(UserWarning, match='TRAINED FROM SCRATCH'):
-        tiny_train('siamese', prepared, tmp_path/'run', pretrained=True, scratch_if_unavailable=True)
+        tiny_train('siamese', prepared, tmp_path/'run', pretrained=True, scratch_if_unavailable=True, epochs=0)   # the CLI's default
     config = json.loads((tmp_path/'run/config.json').read_text())
     assert config['weights_source'].startswith('none (TRAINED FROM SCRATCH')
-    assert 'WARNING: TRAINED FROM SCRATCH' in (tmp_path/'run/MODEL_CARD.md').read_text()
+    card = (tmp_path/'run/MODEL_CARD.md').read_text()
+    assert 'WARNING: TRAINED FROM SCRATCH' in card and 'train from scratch with' not in card   # no advice to do what it did
+    run = json.loads((tmp_path/'run/run.json').read_text())
+    assert config['training']['epochs'] == run['epochs'] == 1 and '"epochs": 1' in card      # the epoch it trained, everywhere
     with pytest.raises(WeightsUnavailable): tiny_train('siamese', prepared, tmp_path/'run2', pretrained=True)
 
 @pytest.mark.skipif(not SQUEEZENET.exists(), reason='../shared/weights is not here')

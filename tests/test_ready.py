@@ -70,13 +70,15 @@ def test_predict_without_run_uses_the_ready_model(capsys):
     assert answer(capsys.readouterr().out) == printed
 
 def test_missing_inputs_are_told_before_the_model_loads(tmp_path):
-    "A missing image or CSV, with or without RUN, is refused before torch loads."
+    "A missing image or CSV, or a CSV without the needed columns, with or without RUN, is refused before torch loads."
     a = sample_works('Alfred Sisley', 1)[0]
+    (tmp_path/'cols.csv').write_text('first,second\na.jpg,b.jpg\n')
     code = ("import sys\nfrom artmatch.cli import main\n"
             f"for args in (['predict', {str(a)!r}, 'gone.jpg'], ['score', 'gone.csv', '--out', 'x.csv'], "
-            f"['predict', {str(ready_model_path())!r}, 'gone.jpg', {str(a)!r}]):\n"
+            f"['score', 'cols.csv', '--out', 'x.csv'], ['predict', {str(ready_model_path())!r}, 'gone.jpg', {str(a)!r}]):\n"
             "    try: main(args)\n    except SystemExit as e: assert e.code == 1, args\n"
             "print(sorted(m for m in ('torch', 'fastai') if m in sys.modules))")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.strip() == '[]', r.stderr
     assert 'gone.jpg: no such image file' in r.stderr and 'gone.csv: no such CSV file' in r.stderr
+    assert 'cols.csv: no column image1, image2 (columns: first, second)' in r.stderr
