@@ -124,7 +124,7 @@ def load_model(path=None) -> torch.nn.Module:
         raise ArtmatchError(f"{path}: config.json and model.safetensors disagree ({why[:300]})") from None
     if model.config['n_features'] != config['n_features']:
         raise ArtmatchError(f"{path}: config.json says {config['n_features']} features, {config['arch']} gives {model.config['n_features']}")
-    if 'pair_probability' not in config: config['pair_probability'] = _even_odds(path, config)   # a folder of an older artmatch
+    if 'pair_probability' not in config and (fits := _even_odds(path, config)): config['pair_probability'] = fits   # an older folder
     model.config = config
     if config.get('weights_source', '').startswith('none ('):   # every use of a scratch model says so, as its card does
         warnings.warn(f"{path}: {config['weights_source'][6:-1]}; its scores are weak")
