@@ -271,11 +271,11 @@ def attribute_cmd(
     from artmatch.pairs import write_csv
     ranking = attribute(model=run, index=index, images=images, top=top, by=by, method=method, bs=bs)
     _print_ranking(ranking)
-    if ranking.error.astype(bool).all():
-        raise ArtmatchError(f"none of the {ranking.image.nunique()} images could be read (each is named above); nothing was attributed")
     if out is not None:
         write_csv(ranking, out)
         typer.echo(f"wrote {out}")
+    if ranking.error.astype(bool).all():
+        raise ArtmatchError(f"none of the {ranking.image.nunique()} images could be read (each is named above); nothing was attributed")
 
 # %% ../nbs/10_cli.ipynb #b8f4d2e3
 @app.command('app')

@@ -78,8 +78,11 @@ def test_bad_images_are_reported(collection, tmp_path, capsys):
     ranking = A.attribute(run, tmp_path/'index', [corrupt, tmp_path/'missing.jpg', good], top=2)
     assert ranking.image.tolist()[:2] == [str(corrupt), str(tmp_path/'missing.jpg')] and len(ranking) == 4
     assert 'no such image file' in ranking.error[1] and ranking['rank'].isna().tolist() == [True, True, False, False]
-    main(['attribute', str(run), str(corrupt), '--index', str(tmp_path/'index'), '--out', str(tmp_path/'ranking.csv')])
-    assert 'not attributed' in capsys.readouterr().out and len(pd.read_csv(tmp_path/'ranking.csv')) == 1
+    with pytest.raises(SystemExit) as e:       # nothing could be attributed: an error, after each file's reason and the CSV
+        main(['attribute', str(run), str(corrupt), '--index', str(tmp_path/'index'), '--out', str(tmp_path/'ranking.csv')])
+    printed = capsys.readouterr()
+    assert e.value.code == 1 and 'not attributed' in printed.out and 'none of the 1 images could be read' in printed.err
+    assert len(pd.read_csv(tmp_path/'ranking.csv')) == 1
     model = tiny()
     model.config['verification'] = {'cosine': [1.0, 0.0, 0.5]}
     with pytest.raises(SystemExit) as e: main(['predict', str(save_model(model, tmp_path/'run')), str(corrupt), '--against', str(collection)])
