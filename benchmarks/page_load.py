@@ -30,8 +30,8 @@ def free_port() -> int:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
-def load_test(run, clients:int, requests:int, timeout:float=120.0, seed:int=0) -> dict:
-    "Serve `run`'s page and send it `clients` x `requests` pair requests at once, plus a corrupt upload per client."
+def load_test(run, clients:int, requests:int, timeout:float=120.0, seed:int=0, thumbnails:bool=True) -> dict:
+    "Serve `run`'s page and send it `clients` x `requests` pair requests at once, plus a corrupt upload per client (`thumbnails`: fetched too, as a browser does)."
     from gradio_client import Client, handle_file
     works = sorted((sample_path()/'images').rglob('*.jpg'))
     corrupt = Path(tempfile.mkdtemp())/'corrupt.jpg'
@@ -47,7 +47,7 @@ def load_test(run, clients:int, requests:int, timeout:float=120.0, seed:int=0) -
     try:
         latencies, wrong, lock = [], [], threading.Lock()
         def client(job):
-            c = Client(url, verbose=False)
+            c = Client(url, verbose=False, download_files=tempfile.mkdtemp() if thumbnails else False)
             for a, b in job:
                 start = time.time()
                 try: answer = c.submit(handle_file(str(a)), handle_file(str(b)), api_name='/compare').result(timeout=timeout)[0]
