@@ -188,7 +188,8 @@ def score_csv(model, pairs_csv, out, images=None, method:str|None=None, bs:int=6
 def _write_scores(model, method:str, emb, errors:dict, chunks, out:Path, indexed:bool) -> tuple[int, int]:
     "Score each (rows, `a`, `b`) of `chunks` (image numbers in `emb`, -1: none) into `out`, a submission if `indexed`, and the skipped list."
     scorer, fill = PairScorer(model, emb, method), model.config.get('thresholds', {}).get(method, 0.5)
-    column = 'score' if p_same(model, method, [fill]) is None else 'p_same'     # P(same artist) where the model has it
+    fill_p = p_same(model, method, [fill])
+    column = 'score' if fill_p is None else 'p_same'     # P(same artist) where the model has it
     counts = np.zeros(2, dtype=np.int64)
     out.parent.mkdir(parents=True, exist_ok=True)
     submission = out.with_name(out.stem + '_submission.csv') if indexed else None
@@ -200,7 +201,7 @@ def _write_scores(model, method:str, emb, errors:dict, chunks, out:Path, indexed
             if column == 'p_same': scores[ok] = p_same(model, method, scores[ok])
             chunk.assign(**{column: scores}).to_csv(part, mode='a' if k else 'w', header=k == 0, index=False, errors='backslashreplace')
             if submission:
-                filled = np.where(ok, scores, fill if column == 'score' else p_same(model, method, [fill])[0])
+                filled = np.where(ok, scores, fill if fill_p is None else fill_p[0])
                 pd.DataFrame({'index': chunk['index'], 'sameArtist': filled}).to_csv(sub_part, mode='a' if k else 'w', header=k == 0, index=False)
             counts += [ok.sum(), (~ok).sum()]
     if errors:
