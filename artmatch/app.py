@@ -4,13 +4,14 @@
 
 # %% ../nbs/14_app.ipynb #2de28420
 from __future__ import annotations
-from functools import partial
+import hashlib, io, tempfile
+from functools import partial, wraps
 from pathlib import Path
 from PIL import Image
 from .data import ArtmatchError, check_model_folder, ready_model_path
 from .attribute import attribute, load_index, nearest_works
 from .export import load_model, predict_pair, describe_pair
-from .images import open_image
+from .images import open_image, replacing
 from .scoring import embed_images, artist_probabilities
 
 # %% auto #0
@@ -98,10 +99,31 @@ def _describe(model) -> str:
     scratch = ' (trained from scratch: its scores are weak)' if cfg.get('weights_source', '').startswith('none') else ''
     return f"{cfg['approach']} model over {cfg['arch']}{artists}{scratch}"
 
+def _saved(image:Image.Image, folder:Path) -> str:
+    "`image` written once to `folder` as a PNG named by its content, the file's path."
+    data = io.BytesIO()
+    image.save(data, format='png')
+    path = folder/f"{hashlib.sha256(data.getvalue()).hexdigest()[:32]}.png"
+    if not path.exists():
+        with replacing(path) as part: part.write_bytes(data.getvalue())
+    return str(path)
+
+def _images_as_files(handler, folder:Path):
+    """`handler`, its images (alone, or in a gallery's (image, caption) pairs) handed to Gradio as files in `folder`.
+    Gradio caches a PIL image by rewriting, in place, the one file its content names; two people shown the same work at
+    once could be sent a half-written file. A file path, Gradio copies under a temporary name and renames (atomic)."""
+    def as_file(value):
+        if isinstance(value, Image.Image): return _saved(value, folder)
+        if isinstance(value, list): return [(as_file(image), caption) for image, caption in value]
+        return value
+    @wraps(handler)
+    def handle(*args): return tuple(as_file(value) for value in handler(*args))
+    return handle
+
 CONCURRENT = 4   # requests the page serves at once (Gradio's queue); more wait their turn
 _QUEUED = dict(concurrency_id='model', concurrency_limit=CONCURRENT, trigger_mode='always_last')
 
-def _pair_tab(gr, model, index) -> None:
+def _pair_tab(gr, model, index, thumbnails:Path) -> None:
     "Two works side by side, each shown under where it was dropped with its likely artists, the answer under both."
     uploads, shown = [], []
     with gr.Row():
@@ -112,10 +134,10 @@ def _pair_tab(gr, model, index) -> None:
                               gr.Markdown(elem_id=f'artists_{side}')])
     answer = gr.Markdown("Drop two images, one on each side.", elem_id='answer')
     for side, upload in zip('ab', uploads):      # one endpoint for scripts (gradio_client): /compare
-        upload.change(partial(compare_uploads, model, index=index), uploads, [answer, *shown[0], *shown[1]], api_name='compare',
+        upload.change(_images_as_files(partial(compare_uploads, model, index=index), thumbnails), uploads, [answer, *shown[0], *shown[1]], api_name='compare',
                       api_visibility='public' if side == 'a' else 'private', **_QUEUED)
 
-def _attribute_tab(gr, model, index) -> None:
+def _attribute_tab(gr, model, index, thumbnails:Path) -> None:
     "One upload, its verdict, thumbnail and ranked artists, then its nearest works in the collection."
     with gr.Row():
         upload = gr.File(label="work", elem_id='upload_one')
@@ -123,18 +145,20 @@ def _attribute_tab(gr, model, index) -> None:
     answer = gr.Markdown("Drop one image.", elem_id='verdict')
     table = gr.Dataframe(label="artists of the collection, best first", interactive=False, elem_id='ranking')
     gallery = gr.Gallery(label="nearest works", columns=5, height='auto', elem_id='nearest')
-    upload.change(partial(attribute_upload, model, index), upload, [answer, thumb, table, gallery], api_name='attribute', **_QUEUED)
+    upload.change(_images_as_files(partial(attribute_upload, model, index), thumbnails), upload, [answer, thumb, table, gallery], api_name='attribute', **_QUEUED)
 
 def build_page(model, index=None, model_name:str='the ready WikiArt model'):
     "The Gradio page of `model` (called `model_name`): two works compared; with a `WorkIndex`, also one work attributed against its collection."
     gr = _gradio()
+    thumbnails = tempfile.TemporaryDirectory(prefix='artmatch-page-')     # removed with the page (or at exit)
     with gr.Blocks(title='artmatch', analytics_enabled=False) as page:
+        page.thumbnails, folder = thumbnails, Path(thumbnails.name)
         collection = '' if index is None else f"; an index of {len(index)} works by {len(index.artists)} artists"
         gr.Markdown(f"# artmatch: are these works by one artist?\nAnswering: {model_name}, {_describe(model)}{collection}.")
-        if index is None: _pair_tab(gr, model, index)
+        if index is None: _pair_tab(gr, model, index, folder)
         else:
-            with gr.Tab("Two works: one artist?"): _pair_tab(gr, model, index)
-            with gr.Tab("One work: whose?"): _attribute_tab(gr, model, index)
+            with gr.Tab("Two works: one artist?"): _pair_tab(gr, model, index, folder)
+            with gr.Tab("One work: whose?"): _attribute_tab(gr, model, index, folder)
     return page
 
 # %% ../nbs/14_app.ipynb #e9b5cd01

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_images.ipynb #0df540ef
 from __future__ import annotations
-import contextlib, hashlib, os, re
+import contextlib, hashlib, os, re, threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -21,7 +21,7 @@ __all__ = ['MAX_PIXELS', 'MAX_ASPECT', 'replacing', 'open_image', 'resize_shorte
 def replacing(dest):
     "Yield a temporary path beside `dest`; when the block succeeds, rename it over `dest`."
     dest = Path(dest)
-    tmp = dest.with_name(f'.{dest.name}.{os.getpid()}.tmp')
+    tmp = dest.with_name(f'.{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp')   # one per thread
     try:
         yield tmp
         os.replace(tmp, dest)

@@ -49,7 +49,7 @@ def embed_images(model, paths, bs:int=64, num_workers:int=0, augment:bool=False)
     device = next(model.parameters()).device
     model.eval()
     features, outputs, errors = [], [], {}
-    for b, (x, err) in enumerate(progress_bar(dl, leave=False)):
+    for b, (x, err) in enumerate(progress_bar(dl, leave=False, display=len(dl) > 1)):   # one batch (a pair, a page): quiet
         x = x.to(device)
         f = (model.body(x) + model.body(x.flip(-1))) / 2 if cfg.get('tta') else model.body(x)
         features.append(f.float().cpu())

@@ -75,6 +75,6 @@ def test_several_people_at_once(classifier_run):
     "Clients at once get predict_pair's answers (and artmatch's message for a corrupt upload); memory stays put."
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'benchmarks'))
     from page_load import load_test
-    r = load_test(classifier_run, clients=4, requests=3, thumbnails=False)   # answers only: see the README on a thumbnail download
+    r = load_test(classifier_run, clients=4, requests=3)     # thumbnails fetched too, as a browser does
     assert not r['wrong'] and r['requests'] == 4 * (3 + 1) + 4, r['wrong']
     assert r['rss_after'] < 1.1 * r['rss_before'], (r['rss_before'], r['rss_after'])
