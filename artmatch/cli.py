@@ -58,8 +58,10 @@ def _table(df) -> None:
     typer.echo(df.map(lambda v: f"{v:.4f}" if isinstance(v, float) else v).to_string())
 
 def _metrics_table(metrics) -> None:
-    "Print a metrics frame (one row per scoring method) with the methods as columns."
+    "Print a metrics frame (one row per scoring method) with the methods as columns, and what its thresholds are."
     _table(metrics.astype(object).T)
+    typer.echo("threshold: on each method's own score (cosine: a cosine; softmax_dot, siamese: the model's output, "
+               "0 to 1); p_same_threshold: the same threshold as P(same artist) at even odds, what predict and score report")
 
 RUN_HELP = "A model folder written by `artmatch train`, first (default: the ready model that comes with artmatch)."
 

@@ -116,8 +116,10 @@ def evaluate_model(model, data, split:str='test', methods:list[str]|None=None, o
         s = score_embedded(model, emb, t1, t2, method)
         threshold = choose_threshold(valid.same, score_embedded(model, emb, v1, v2, method)) if len(valid) \
                     else thresholds.get(method, 0.5)
-        rows[method] = dict(pair_metrics(test.same, s, threshold), known_artists=float(test_artists.isin(known).mean()))
-        probability = p_same(model, method, s)
+        probability, at_threshold = p_same(model, method, s), p_same(model, method, [threshold])
+        rows[method] = dict(pair_metrics(test.same, s, threshold),          # threshold: on the method's score (a cosine, a probability)
+                            p_same_threshold=None if at_threshold is None else float(at_threshold[0]),   # the same, as P(same artist)
+                            known_artists=float(test_artists.isin(known).mean()))
         scored.append(test.assign(method=method, score=s, p_same=np.nan if probability is None else probability))
         if out is not None:
             for name, fig in [(f'curves_{method}.png', plot_curves(test.same, s, f'{method}, {split} pairs')),
