@@ -8,10 +8,12 @@ import hashlib, io, tempfile
 from functools import partial, wraps
 from pathlib import Path
 from PIL import Image
-from .data import ArtmatchError, check_model_folder, ready_model_path
-from .attribute import attribute, load_index, nearest_works
-from .export import load_model, predict_pair, describe_pair
-from .images import open_image, replacing
+from .core import ArtmatchError, check_model_folder, ready_model_path, replacing
+from .attribute import attribute, nearest_works
+from .index import load_index
+from .export import load_model
+from .predict import predict_pair, describe_pair
+from .images import open_image
 from .scoring import embed_images, artist_probabilities
 
 # %% auto #0

@@ -12,7 +12,7 @@ from fastai.vision.all import (DataBlock, TransformBlock, ImageBlock, CategoryBl
     IntToFloatTensor, RandTransform, TitledFloat, fastuple, show_image, get_grid, dispatch, tensor, Tensor, TensorImage,
     TfmdDL, DataLoaders, image2tensor, default_device, to_cpu)
 from pytorch_metric_learning.samplers import MPerClassSampler
-from .data import ArtmatchError
+from .core import ArtmatchError
 from .pairs import read_prepared, split_works
 from .distributed import world_size
 
@@ -77,7 +77,7 @@ def PairDataBlock(path, size:int=224) -> DataBlock:
 def _rows(df:pd.DataFrame, path, kind:str) -> pd.DataFrame:
     for split in ('train', 'valid'):
         if not (df.split == split).any():
-            raise ArtmatchError(f"{path}: no {split} {kind}; prepare it again with more works or a larger --valid-pct")
+            raise ArtmatchError(f"{path}: no {split} {kind}; prepare it again with more works or a larger `valid_pct`")
     return df[df.split.isin(['train', 'valid'])].reset_index(drop=True)
 
 def pair_rows(path) -> pd.DataFrame:

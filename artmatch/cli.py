@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['app', 'RUN_HELP', 'bars_on_terminal_only', 'SplitBy', 'Approach', 'Pooling', 'prepare_cmd', 'train_cmd',
-           'evaluate_cmd', 'predict_cmd', 'score_cmd', 'index_cmd', 'attribute_cmd', 'app_cmd', 'main']
+           'evaluate_cmd', 'predict_cmd', 'score_cmd', 'index_cmd', 'attribute_cmd', 'app_cmd', 'in_flags', 'main']
 
 # %% ../nbs/10_cli.ipynb #f11d54a1
-import csv, sys, warnings
+import csv, re, sys, warnings
 from contextlib import contextmanager
 from unittest.mock import patch
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
@@ -67,7 +67,7 @@ RUN_HELP = "A model folder written by `artmatch train`, first (default: the read
 
 def _model_first(paths:list, what:str, least:int=1, most:int|None=None) -> tuple:
     "The model folder (checked; the ready model where `paths` does not start with one) and the `least` to `most` `what` after it."
-    from artmatch.data import check_model_folder, is_model_folder
+    from artmatch.core import check_model_folder, is_model_folder
     paths = list(paths or [])
     if paths and (is_model_folder(paths[0]) or (most is not None and len(paths) > most)): run = paths.pop(0)
     else: run = None
@@ -133,7 +133,7 @@ def train_cmd(
     naive:bool=typer.Option(False, '--naive', help="Train the plain way (a Siamese on the rows of pairs.csv, both images of every pair through the body at every step; no feature cache): the speed benchmark's baseline."),
 ):
     "Train a model (lr_find, fit_one_cycle frozen then unfrozen), choose thresholds on validation pairs, save it. Ctrl-C saves a checkpoint."
-    from artmatch.data import ArtmatchError, check_training_options
+    from artmatch.core import ArtmatchError, check_training_options
     if resume is not None and (approach is not None or data is not None):
         raise ArtmatchError("--resume takes the run's own settings; give no APPROACH or DATA with it")
     if resume is None and approach is None: raise ArtmatchError("give the APPROACH (embedding, classifier or siamese), or --resume RUN to continue a run")
@@ -159,7 +159,7 @@ def evaluate_cmd(
     bs:int=typer.Option(64, help="Batch size for embedding images."),
 ):
     "Score the test pairs: ROC AUC, average precision, and decisions at thresholds chosen on validation pairs; plots in RUN/eval."
-    from artmatch.data import ArtmatchError, check_model_folder
+    from artmatch.core import ArtmatchError, check_model_folder
     check_model_folder(run)
     if split not in ('test', 'valid'): raise ArtmatchError(f"--split {split}: use test or valid")
     from artmatch.export import load_model
@@ -182,7 +182,7 @@ def predict_cmd(
     method:Optional[str]=typer.Option(None, help="Scoring method (classifier: softmax_dot, argmax, cosine; embedding: cosine)."),
 ):
     "Say whether two artworks are by the same artist, or whether an artwork is by the artist of a set of works."
-    from artmatch.data import ArtmatchError, check_file
+    from artmatch.core import ArtmatchError, check_file
     run, images = _model_first(paths, 'images', most=2)      # before torch loads: a wrong RUN answers at once
     image_a, image_b = images[0], images[1] if len(images) == 2 else None
     if (image_b is not None) + (against is not None) + (artist is not None) != 1:
@@ -197,7 +197,7 @@ def predict_cmd(
         _table(r['works'])
         for error in r['errors'].values(): typer.echo(f"not compared: {error}")
         return
-    from artmatch.export import predict_pair, describe_pair
+    from artmatch.predict import predict_pair, describe_pair
     r = predict_pair(model=run, image_a=image_a, image_b=image_b, method=method)
     typer.echo(describe_pair(r))
     if 'artist_a' in r:
@@ -214,11 +214,11 @@ def score_cmd(
     bs:int=typer.Option(64, help="Batch size for embedding images."),
 ):
     "Score every pair of a CSV (or every pair of images in a folder), embedding each image once; writes Kaggle's submission format when the CSV has an index."
-    from artmatch.data import ArtmatchError, check_pairs_csv
+    from artmatch.core import ArtmatchError, check_pairs_csv
     run, csvs = _model_first(paths, 'PAIRS_CSV', least=0, most=1)
     if not csvs and images is None: raise ArtmatchError("give a PAIRS_CSV, or --images FOLDER to score every pair of its images")
     for pairs_csv in csvs: check_pairs_csv(pairs_csv)
-    from artmatch.export import score_csv, score_folder
+    from artmatch.predict import score_csv, score_folder
     if not csvs: n_scored, n_bad = score_folder(model=run, images=images, out=out, method=method, bs=bs)
     else: n_scored, n_bad = score_csv(model=run, pairs_csv=csvs[0], out=out, images=images, method=method, bs=bs)
     typer.echo(f"scored {n_scored} pairs into {out}" + (f"; {n_bad} not scored, see {out.with_name(out.stem + '_skipped.csv')}" if n_bad else ''))
@@ -239,7 +239,7 @@ def index_cmd(
 ):
     "Embed every work of a collection once into an index for `attribute` and `predict --artist`; run again, it embeds only new or changed works."
     run, collections = _model_first(paths, 'COLLECTION', most=1)      # before torch loads: a wrong RUN answers at once
-    from artmatch.attribute import build_index
+    from artmatch.index import build_index
     counts = build_index(model=run, collection=collections[0], out=out, bs=bs, image_col=image_col, artist_col=artist_col)
     typer.echo(f"indexed {counts['works']} works by {counts['artists']} artists into {out} ({counts['embedded']} embedded now)"
                + (f"; {counts['skipped']} skipped, see {out/'skipped.csv'}" if counts['skipped'] else ''))
@@ -267,10 +267,10 @@ def attribute_cmd(
     bs:int=typer.Option(64, help="Batch size for embedding images."),
 ):
     "Rank the artists of an index for each image, with each artist's nearest work; 'none of these' when no artist clears the index's threshold."
-    from artmatch.data import ArtmatchError
+    from artmatch.core import ArtmatchError
     run, images = _model_first(paths, 'images')      # before torch loads: a wrong RUN answers at once
     from artmatch.attribute import attribute
-    from artmatch.pairs import write_csv
+    from artmatch.core import write_csv
     ranking = attribute(model=run, index=index, images=images, top=top, by=by, method=method, bs=bs)
     _print_ranking(ranking)
     if out is not None:
@@ -288,14 +288,28 @@ def app_cmd(
     port:Optional[int]=typer.Option(None, help="Port to serve on (default: the first free one from 7860)."),
 ):
     "Start a local web page: drop two works to see whether one artist made both; with --index, one work to see whose it may be."
-    from artmatch.data import check_model_folder
+    from artmatch.core import check_model_folder
     run = check_model_folder(run)      # before torch loads: a wrong RUN answers at once
     from artmatch.app import serve
     serve(run=run, index=index, host=host, port=port)
 
 # %% ../nbs/10_cli.ipynb #0c7f162a
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"artmatch: warning: {message}", file=sys.stderr)
+    print(f"artmatch: warning: {in_flags(str(message), _flags())}", file=sys.stderr)
+
+def _flags() -> set[str]:
+    "Every option of every command, as typed: `--size`, `--no-pretrained`."
+    commands = typer.main.get_command(app).commands.values()
+    return {o for c in commands for p in c.params for o in (*p.opts, *getattr(p, 'secondary_opts', [])) if o.startswith('--')}
+
+def in_flags(message:str, flags:set[str]) -> str:
+    "A library message in the command line's terms: `views=0` as `--views 0`, `` `out` `` as `--out`, where the flag exists."
+    flag = lambda name: '--' + name.replace('_', '-')
+    def with_value(m):
+        if m[2] == 'False' and flag('no_' + m[1]) in flags: return flag('no_' + m[1])
+        return f"{flag(m[1])} {m[2]}" if flag(m[1]) in flags else m[0]
+    message = re.sub(r"\b([a-z][a-z_]*)=('[^']*'|[^\s:,;)]+)", with_value, message)
+    return re.sub(r"`([a-z][a-z_]*)`", lambda m: flag(m[1]) if flag(m[1]) in flags else m[0], message)
 
 def main(args:Optional[List[str]]=None) -> None:
     "Run the `artmatch` command line."
@@ -307,7 +321,7 @@ def main(args:Optional[List[str]]=None) -> None:
         print("artmatch: interrupted", file=sys.stderr)
         raise SystemExit(130)
     except Exception as e:
-        from artmatch.data import ArtmatchError   # here, not at the top: `--help` loads no library
+        from artmatch.core import ArtmatchError   # here, not at the top: `--help` loads no library
         if _debug['on'] or not isinstance(e, ArtmatchError): raise
-        print(f"artmatch: {e.kind}: {e}", file=sys.stderr)
+        print(f"artmatch: {e.kind}: {in_flags(str(e), _flags())}", file=sys.stderr)
         raise SystemExit(e.exit_code)

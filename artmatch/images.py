@@ -4,28 +4,18 @@
 
 # %% ../nbs/01_images.ipynb #0df540ef
 from __future__ import annotations
-import contextlib, hashlib, os, re, threading
+import contextlib, hashlib, os, re
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from fastprogress.fastprogress import progress_bar
-from .data import ArtmatchError, sample_path
+from .data import sample_path
+from .core import ArtmatchError, replacing
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'MAX_ASPECT', 'replacing', 'open_image', 'resize_shorter', 'resize_image', 'thumbnail', 'phash',
-           'cache_name', 'resize_works']
-
-# %% ../nbs/01_images.ipynb #3a9bfa67
-@contextlib.contextmanager
-def replacing(dest):
-    "Yield a temporary path beside `dest`; when the block succeeds, rename it over `dest`."
-    dest = Path(dest)
-    tmp = dest.with_name(f'.{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp')   # one per thread
-    try:
-        yield tmp
-        os.replace(tmp, dest)
-    finally: tmp.unlink(missing_ok=True)
+__all__ = ['MAX_PIXELS', 'MAX_ASPECT', 'open_image', 'resize_shorter', 'resize_image', 'thumbnail', 'phash', 'cache_name',
+           'resize_works']
 
 # %% ../nbs/01_images.ipynb #780509f6
 MAX_PIXELS = 300_000_000  # decoded pixels: Painter by Numbers' largest JPEGs decode under this in draft mode

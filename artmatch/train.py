@@ -10,16 +10,16 @@ import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from fastai.vision.all import (Callback, CSVLogger, CancelBatchException, CancelEpochException, CancelFitException, L,
     TrackerCallback, risinstance, set_seed)
-from .data import ArtmatchError, DEFAULT_ARCH, sample_path, check_training_options
+from .data import DEFAULT_ARCH, sample_path
+from .core import ArtmatchError, check_training_options, write_json, replacing
 from .pairs import prepare, read_prepared
 from .blocks import pair_dls, artist_dls
 from .models import WeightsUnavailable
 from .learner import siamese_learner, classifier_learner, embedding_learner
 from .features import head_learner
-from .export import save_model, load_model, write_json
+from .export import save_model, load_model
 from .evaluate import evaluate_model, embed_pairs, calibrate, calibrate_pair_probability
 from .attribute import calibrate_verification, embedded_works
-from .images import replacing
 from artmatch.distributed import (rank0_first, rank0_only, rank0_value, distributed_ctx, mixed_precision, is_main_process,
     world_size)
 
@@ -94,9 +94,9 @@ def suggest_lr(learn, num_it:int=100) -> float:
 def _check_run_folder(out:Path) -> None:
     "Refuse to write into a non-empty folder that is not an earlier, finished artmatch run."
     if (out/CHECKPOINT).exists():
-        raise ArtmatchError(f"{out}: holds an interrupted run; continue it with --resume {out}, or choose a new --out")
+        raise ArtmatchError(f"{out}: holds an interrupted run; continue it with `resume`, or choose a new `out`")
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out/'config.json').exists())):
-        raise ArtmatchError(f"{out}: exists and is not an artmatch run folder; choose a new --out")
+        raise ArtmatchError(f"{out}: exists and is not an artmatch run folder; choose a new `out`")
 
 def _learner(approach, dls, arch, head, pretrained, weights, scratch_if_unavailable, **kwargs):
     "The learner, and a note when pretrained weights had to be replaced by random ones."
@@ -240,7 +240,7 @@ def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
         say(STAGE_NAMES[stage].format(n=n_epochs, lr=stage_lr if isinstance(stage_lr, float) else stage_lr.stop))
         with distributed_ctx(l): l.fit_one_cycle(n_epochs, stage_lr, cbs=[saver, ReleaseMemory(), *cbs], **options)
         if saver.stopped: raise Interrupted(f"stopped in the {stage} stage at {saver.stopped}; checkpoint saved; "
-                                            f"continue with: artmatch train --resume {out}")
+                                            f"continue with resume={out}")
     return rank0_only(_finish, out, learn.model, data, run, frozen, lr, note)
 
 def _verification(model, emb, data:Path) -> dict:
@@ -296,7 +296,7 @@ def train(approach:str, data=None, out='runs/model', arch:str=DEFAULT_ARCH, head
 def resume(out) -> pd.DataFrame:
     "Continue the interrupted run in the folder `out` from its last checkpoint, with the same settings and schedule."
     out = Path(out).expanduser()
-    if not (out/RUN_FILE).is_file(): raise ArtmatchError(f"{out}: no {RUN_FILE}; give the --out folder of an artmatch train that was interrupted")
+    if not (out/RUN_FILE).is_file(): raise ArtmatchError(f"{out}: no {RUN_FILE}; give the `out` folder of an artmatch train that was interrupted")
     if not (out/CHECKPOINT).exists() and (out/'model.safetensors').exists():
         raise ArtmatchError(f"{out}: this run finished; there is nothing to resume")
     return _run(out, json.loads((out/RUN_FILE).read_text()), resumed=True)

@@ -24,11 +24,13 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 import sklearn.metrics as skm
 from scipy.special import expit
-from artmatch.pairs import prepare, read_prepared, write_csv
+from artmatch.pairs import prepare, read_prepared
+from artmatch.core import write_csv
 from artmatch.train import train
 from artmatch.export import load_model
 from artmatch.scoring import Embeddings, check_method
-from artmatch.attribute import build_index, load_index, attribute, rank_artists, none_threshold, WorkIndex
+from artmatch.attribute import attribute, rank_artists, none_threshold
+from artmatch.index import build_index, load_index, WorkIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent/'shared'

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from artmatch.data import sample_path
 from artmatch.app import serve, CONCURRENT
-from artmatch.export import load_model, predict_pair, describe_pair
+from artmatch.export import load_model
+from artmatch.predict import predict_pair, describe_pair
 from artmatch.train import release_freed_memory
 
 def resident_mb() -> float:

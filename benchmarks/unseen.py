@@ -26,7 +26,8 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from auc_table import frozen_baselines, markdown
-from artmatch.pairs import prepare, read_prepared, make_pairs, write_csv
+from artmatch.pairs import prepare, read_prepared, make_pairs
+from artmatch.core import write_csv
 from artmatch.train import train
 from artmatch.export import load_model
 from artmatch.models import build_model

@@ -11,8 +11,9 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no Chromium at 
                                 "(apt-get install chromium, as .ci/run does) or point ARTMATCH_CHROMIUM at a Chromium binary")
 from playwright import sync_api     # the dev extra installs playwright and gradio: a missing one is a broken install, not a skip
 from artmatch.app import serve
-from artmatch.attribute import attribute, build_index
-from artmatch.export import predict_pair, describe_pair
+from artmatch.attribute import attribute
+from artmatch.index import build_index
+from artmatch.predict import predict_pair, describe_pair
 
 WORKS = sorted((sample_path()/'images').rglob('*.jpg'))
 TIMEOUT_MS = 30_000

@@ -2,12 +2,12 @@
 import json, shutil
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
-from artmatch.data import ArtmatchError, sample_path
+from artmatch.data import sample_path
+from artmatch.core import ArtmatchError, write_csv
 from artmatch.models import build_model
 from artmatch.export import save_model, load_model
 from artmatch.scoring import score_pairs
-from artmatch.pairs import write_csv
-from artmatch import attribute as A
+from artmatch import attribute as A, index as I
 from artmatch.cli import main
 
 def tiny(approach='embedding', head=None, seed=0):
@@ -28,52 +28,52 @@ def collection(tmp_path) -> Path:
 
 def test_adding_a_work_embeds_only_it(collection, tmp_path, monkeypatch):
     model, index = tiny(), tmp_path/'index'
-    assert A.build_index(model, collection, index, chunk=5)['embedded'] == 12
+    assert I.build_index(model, collection, index, chunk=5)['embedded'] == 12
     chunks = {f: f.read_bytes() for f in (index/'vectors').iterdir()}
     assert len(chunks) == 3                                       # 12 works, 5 a chunk
     new = collection/'new-artist'/'new.jpg'
     new.parent.mkdir()
     shutil.copy(sorted(sample_path().rglob('*.jpg'))[-1], new)          # a work of a fourth artist
     embedded = []
-    real_embed = A.embed_images
-    monkeypatch.setattr(A, 'embed_images', lambda m, paths, bs: embedded.append(list(paths)) or real_embed(m, paths, bs))
-    assert A.build_index(model, collection, index) == dict(works=13, artists=4, embedded=1, skipped=0)
+    real_embed = I.embed_images
+    monkeypatch.setattr(I, 'embed_images', lambda m, paths, bs: embedded.append(list(paths)) or real_embed(m, paths, bs))
+    assert I.build_index(model, collection, index) == dict(works=13, artists=4, embedded=1, skipped=0)
     assert embedded == [[str(new.resolve())]]
     assert all(f.read_bytes() == b for f, b in chunks.items())    # the old vectors are not rewritten
     assert 'new-artist' in set(pd.read_csv(index/'works.csv').artist)
 
 def test_interrupted_build_keeps_finished_chunks(collection, tmp_path, monkeypatch):
     model, index, calls = tiny(), tmp_path/'index', []
-    real_embed = A.embed_images
+    real_embed = I.embed_images
     def stop_at_third(m, paths, bs):
         calls.append(len(paths))
         if len(calls) == 3: raise KeyboardInterrupt
         return real_embed(m, paths, bs)
-    monkeypatch.setattr(A, 'embed_images', stop_at_third)
-    with pytest.raises(KeyboardInterrupt): A.build_index(model, collection, index, chunk=5)
+    monkeypatch.setattr(I, 'embed_images', stop_at_third)
+    with pytest.raises(KeyboardInterrupt): I.build_index(model, collection, index, chunk=5)
     assert len(list((index/'vectors').iterdir())) == 2 and not (index/'works.csv').exists()
-    with pytest.raises(ArtmatchError, match='unfinished index'): A.load_index(index, model)
-    monkeypatch.setattr(A, 'embed_images', real_embed)
-    assert A.build_index(model, collection, index, chunk=5)['embedded'] == 2    # the 10 done are kept
-    assert len(A.load_index(index, model)) == 12
+    with pytest.raises(ArtmatchError, match='unfinished index'): I.load_index(index, model)
+    monkeypatch.setattr(I, 'embed_images', real_embed)
+    assert I.build_index(model, collection, index, chunk=5)['embedded'] == 2    # the 10 done are kept
+    assert len(I.load_index(index, model)) == 12
 
 def test_index_of_another_model_is_refused(collection, tmp_path, capsys):
     run, other = save_model(tiny(seed=0), tmp_path/'run'), save_model(tiny(seed=1), tmp_path/'other')
-    A.build_index(run, collection, tmp_path/'index')
-    with pytest.raises(ArtmatchError, match='indexed with another model'): A.load_index(tmp_path/'index', other)
-    with pytest.raises(ArtmatchError, match='indexed with another model'): A.build_index(other, collection, tmp_path/'index')
+    I.build_index(run, collection, tmp_path/'index')
+    with pytest.raises(ArtmatchError, match='indexed with another model'): I.load_index(tmp_path/'index', other)
+    with pytest.raises(ArtmatchError, match='indexed with another model'): I.build_index(other, collection, tmp_path/'index')
     with pytest.raises(SystemExit) as e: main(['attribute', str(other), str(next(collection.rglob('*.jpg'))), '--index', str(tmp_path/'index')])
     assert e.value.code == 1 and f"{tmp_path/'index'}: indexed with another model ({run.resolve()})" in capsys.readouterr().err
     (tmp_path/'notes').mkdir()
     (tmp_path/'notes'/'todo.txt').write_text('mine')
-    with pytest.raises(ArtmatchError, match='not an artmatch index'): A.build_index(run, collection, tmp_path/'notes')
+    with pytest.raises(ArtmatchError, match='not an artmatch index'): I.build_index(run, collection, tmp_path/'notes')
 
 def test_bad_images_are_reported(collection, tmp_path, capsys):
     good = sorted(collection.rglob('*.jpg'))[0]
     corrupt = good.parent/'corrupt.jpg'
     corrupt.write_bytes(good.read_bytes()[:300])                   # a truncated JPEG
     run = save_model(tiny(), tmp_path/'run')
-    assert A.build_index(run, collection, tmp_path/'index') == dict(works=12, artists=3, embedded=12, skipped=1)
+    assert I.build_index(run, collection, tmp_path/'index') == dict(works=12, artists=3, embedded=12, skipped=1)
     assert pd.read_csv(tmp_path/'index'/'skipped.csv').image.tolist() == [str(corrupt.resolve())]
     ranking = A.attribute(run, tmp_path/'index', [corrupt, tmp_path/'missing.jpg', good], top=2)
     assert ranking.image.tolist()[:2] == [str(corrupt), str(tmp_path/'missing.jpg')] and len(ranking) == 4
@@ -92,7 +92,7 @@ def test_bad_images_are_reported(collection, tmp_path, capsys):
 def test_scores_are_the_pair_scores(approach, head, collection, tmp_path):
     "Every approach: an artist's nearest work and its score are those `score_pairs` gives, and `max` is the best of them."
     model = tiny(approach, head)
-    A.build_index(model, collection, tmp_path/'index')
+    I.build_index(model, collection, tmp_path/'index')
     query = str(sorted(sample_path().rglob('*.jpg'))[-1])
     ranking = A.attribute(model, tmp_path/'index', [query], top=3, by='max')
     direct, _ = score_pairs(model, [query] * 3, ranking.nearest_work.tolist())
@@ -109,8 +109,8 @@ def trained(imagenet_runs, prepared, tmp_path_factory):
     out = tmp_path_factory.mktemp('attribution')
     works = pd.read_csv(prepared/'works.csv').assign(image=lambda d: [str(prepared/p) for p in d.image])
     write_csv(works[works.split == 'train'][['image', 'artist']], out/'train.csv')
-    A.build_index(run, out/'train.csv', out/'index')
-    return load_model(run), A.load_index(out/'index', run), works[works.split == 'test']
+    I.build_index(run, out/'train.csv', out/'index')
+    return load_model(run), I.load_index(out/'index', run), works[works.split == 'test']
 
 def test_attribution_beats_chance(trained):
     "Test works attributed against an index of the training works: the right artist first far more often than 1 in 8."
@@ -141,9 +141,9 @@ def test_command_line_and_python_agree(trained, imagenet_runs, tmp_path, capsys)
     collection = tmp_path/'train.csv'
     write_csv(index.works[['image', 'artist']], collection)
     main(['index', str(run), str(collection), '--out', str(tmp_path/'cli-index')])
-    counts = A.build_index(model=run, collection=collection, out=tmp_path/'py-index')
+    counts = I.build_index(model=run, collection=collection, out=tmp_path/'py-index')
     assert f"indexed {counts['works']} works by {counts['artists']} artists" in capsys.readouterr().out
-    assert torch.equal(A.load_index(tmp_path/'cli-index', run).vectors.embeddings, A.load_index(tmp_path/'py-index', run).vectors.embeddings)
+    assert torch.equal(I.load_index(tmp_path/'cli-index', run).vectors.embeddings, I.load_index(tmp_path/'py-index', run).vectors.embeddings)
     queries = test.image.tolist()[:3]
     main(['attribute', str(run), *queries, '--index', str(tmp_path/'cli-index'), '--top', '2'])
     printed = capsys.readouterr().out

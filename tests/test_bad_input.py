@@ -146,7 +146,7 @@ def test_bad_input_to_model_commands(tmp_path, capsys, siamese_run, prepared):
 
 def test_attribute_without_images_says_so(tmp_path, capsys, siamese_run):
     "An empty folder, or only unreadable images, is an error that names them, never a traceback or a quiet exit 0."
-    from artmatch.attribute import build_index
+    from artmatch.index import build_index
     build_index(model=siamese_run, collection=sample_path(), out=tmp_path/'index')
     (tmp_path/'empty').mkdir()
     fails_clearly(capsys, ['attribute', siamese_run, tmp_path/'empty', '--index', tmp_path/'index'], 'empty: no images below this folder')
@@ -154,7 +154,7 @@ def test_attribute_without_images_says_so(tmp_path, capsys, siamese_run):
     fails_clearly(capsys, ['attribute', siamese_run, tmp_path/'page.jpg', '--index', tmp_path/'index'], 'none of the 1 images could be read')
 
 def test_debug_shows_traceback(tmp_path):
-    from artmatch.data import ArtmatchError
+    from artmatch.core import ArtmatchError
     with pytest.raises(ArtmatchError): main(['--debug', 'prepare', str(tmp_path/'nowhere'), str(tmp_path/'out')])
 
 def test_score_table_cases(tmp_path, capsys, classifier_run, prepared):

@@ -3,7 +3,8 @@ import json, subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from artmatch.cli import main
-from artmatch.export import load_model, predict_pair, describe_pair
+from artmatch.export import load_model
+from artmatch.predict import predict_pair, describe_pair
 from artmatch.evaluate import evaluate_model
 from artmatch.scoring import score_pairs, p_same
 from conftest import APPROACHES

@@ -4,7 +4,7 @@ import pandas as pd, pytest, torch
 from artmatch.blocks import pair_dls, artist_dls
 from artmatch.learner import siamese_learner, classifier_learner, embedding_learner, MetricLoss
 from artmatch.features import head_learner
-from artmatch.export import predict_pair
+from artmatch.predict import predict_pair
 from artmatch.train import PER_ARTIST
 from conftest import SQUEEZENET, APPROACHES
 

@@ -2,10 +2,12 @@
 import json, os, pickle, shutil
 from pathlib import Path
 import pandas as pd, pytest, torch, torchvision
-from artmatch.data import ArtmatchError
+from artmatch.core import ArtmatchError
 from artmatch.models import create_backbone, build_model, WeightsUnavailable
-from artmatch.export import load_model, predict_pair, save_model
+from artmatch.export import load_model, save_model
+from artmatch.predict import predict_pair
 from artmatch.scoring import score_pairs
+from artmatch.cli import main
 from conftest import SQUEEZENET, tiny_train
 
 class RunsCode:
@@ -70,8 +72,16 @@ def offline(monkeypatch):
 
 def test_library_stops_when_weights_cannot_be_had(monkeypatch):
     offline(monkeypatch)
-    with pytest.raises(WeightsUnavailable, match='cannot get the ImageNet weights of squeezenet1_0.*--no-pretrained'):
+    with pytest.raises(WeightsUnavailable, match='cannot get the ImageNet weights of squeezenet1_0.*pretrained=False'):
         build_model('siamese', 'squeezenet1_0')
+
+def test_command_line_names_its_flags_when_weights_cannot_be_had(monkeypatch, prepared, tmp_path, capsys):
+    "The library's advice (`weights`, pretrained=False) reaches the command line as its flags."
+    offline(monkeypatch)
+    with pytest.raises(SystemExit):
+        main(['train', 'siamese', str(prepared), '--arch', 'squeezenet1_0', '--no-fallback-scratch', '--out', str(tmp_path/'run')])
+    err = capsys.readouterr().err
+    assert 'cannot get the ImageNet weights of squeezenet1_0' in err and '--weights' in err and '--no-pretrained' in err, err
 
 def test_train_can_fall_back_to_scratch_loudly(monkeypatch, prepared, tmp_path):
     offline(monkeypatch)

@@ -2,10 +2,12 @@
 import importlib.util, json, subprocess, sys
 from pathlib import Path
 import pandas as pd, pytest, torch
-from artmatch.data import ArtmatchError, DEFAULT_ARCH, ready_model_path, sample_path
+from artmatch.data import DEFAULT_ARCH, sample_path
+from artmatch.core import ArtmatchError, ready_model_path
 from artmatch import models
 from artmatch.models import build_model, create_backbone, PIP_WEIGHTS
-from artmatch.export import load_model, predict_pair, describe_pair
+from artmatch.export import load_model
+from artmatch.predict import predict_pair, describe_pair
 from artmatch.cli import main
 
 def offline_hub(monkeypatch):

@@ -17,7 +17,8 @@ sys.path.insert(0, str(ROOT/'benchmarks'))
 from auc_table import bootstrap_auc
 from artmatch.pairs import prepare, read_prepared
 from artmatch.train import train
-from artmatch.export import load_model, save_model, write_json
+from artmatch.export import load_model, save_model
+from artmatch.core import write_json
 from artmatch.evaluate import evaluate_model
 
 TERMS = ("WikiArt images, collected for research and non-commercial use (WikiArt's terms; Kaggle's Painter by Numbers used "

@@ -33,8 +33,9 @@ def text_once(tab, elem_id:str, *any_of:str) -> str:
 def main(out=Path(__file__).resolve().parents[1]/'docs'):
     from playwright import sync_api
     import pandas as pd
-    from artmatch.data import sample_path, ready_model_path
-    from artmatch.attribute import build_index
+    from artmatch.data import sample_path
+    from artmatch.core import ready_model_path
+    from artmatch.index import build_index
     from artmatch.app import serve
     works = pd.read_csv(sample_path()/'labels.csv')
     by = lambda artist, k: sample_path()/works.filename[works.artist == artist].iloc[k]
