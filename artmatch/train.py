@@ -5,11 +5,12 @@
 # %% ../nbs/09_train.ipynb #619a2c87
 from __future__ import annotations
 import ctypes, json, signal, threading, warnings
+from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from fastai.vision.all import (Callback, CSVLogger, CancelBatchException, CancelEpochException, CancelFitException, L,
-    TrackerCallback, risinstance, set_seed)
+    DataLoaders, TrackerCallback, risinstance, set_seed)
 from .data import DEFAULT_ARCH, sample_path
 from .core import ArtmatchError, check_training_options, write_json, replacing
 from .pairs import prepare, read_prepared
@@ -26,7 +27,7 @@ from artmatch.distributed import (rank0_first, rank0_only, rank0_value, distribu
 # %% auto #0
 __all__ = ['LEARNERS', 'MONITOR', 'PER_ARTIST', 'PATIENCE', 'DEFAULT_LR', 'RUN_FILE', 'CHECKPOINT', 'STAGE_NAMES',
            'HistoryLogger', 'KeepBest', 'release_freed_memory', 'ReleaseMemory', 'suggest_lr', 'write_model_card',
-           'say', 'Checkpoint', 'Interrupted', 'train', 'resume']
+           'say', 'Checkpoint', 'RunSettings', 'Interrupted', 'train', 'resume']
 
 # %% ../nbs/09_train.ipynb #f7819a5b
 class HistoryLogger(CSVLogger):
@@ -185,62 +186,119 @@ def _stages(learn, first, frozen:bool, lr:float, freeze_epochs:int, epochs:int, 
     return [('head', first, freeze_epochs, lr, dict(cbs=[KeepBest(monitor)])),
             ('body', learn, epochs, slice(lr / 200, lr / 2), dict(pct_start=0.3, div=5.0))]
 
-def _run(out:Path, run:dict, resumed:bool=False) -> pd.DataFrame:
-    "Build the learners `run` describes, fit them stage by stage with checkpoints (from the saved one if `resumed`), save the model."
-    data, size, bs, seed, views, naive = (run[k] for k in ('data', 'size', 'bs', 'seed', 'views', 'naive'))
-    data = Path(data)
-    checkpoint = _read_checkpoint(out) if resumed else None
+@dataclass
+class RunSettings:
+    "What `train` was asked, as `run.json` records it: all that a resumed run needs to repeat it exactly."
+    approach:str
+    data:str
+    arch:str
+    head:str|None
+    pretrained:bool
+    weights:str|None
+    size:int
+    bs:int
+    epochs:int
+    freeze_epochs:int
+    lr:str|float
+    seed:int
+    scratch_if_unavailable:bool
+    num_workers:int|None
+    views:int
+    naive:bool
+    pooling:str
+    tta:bool
+    lr_found:float|None = None     # what lr_find chose, once it has: a resumed run does not search again
+    scratch_note:str|None = None   # why a run asked to start from ImageNet weights trains from scratch
+
+    def save(self, out:Path) -> None:
+        "Write these settings to `out/run.json` (rank 0)."
+        rank0_only(write_json, {k: v for k, v in asdict(self).items() if v is not None or k not in ('lr_found', 'scratch_note')},
+                   out/RUN_FILE)
+
+    @classmethod
+    def read(cls, out:Path) -> RunSettings:
+        "The settings of the run in the folder `out`."
+        return cls(**json.loads((out/RUN_FILE).read_text()))
+
+def _loaders(approach:str, data:Path, size:int, bs:int, seed:int, naive:bool, num_workers:int|None) -> DataLoaders:
+    "What `approach` trains on: pairs for the Siamese model; batches of a few works by each of several artists for the others."
+    workers = {} if num_workers is None else {'num_workers': num_workers}
+    if approach == 'siamese': return pair_dls(data, size, bs, naive, PER_ARTIST, **workers)
+    if approach == 'embedding': return artist_dls(data, size, bs, seed, PER_ARTIST, unseen=True, **workers)
+    return artist_dls(data, size, bs, seed, **workers)
+
+def _history() -> list: return [HistoryLogger('history.csv')]   # in the learners' path, the run folder
+
+def _is_frozen(learn) -> bool: return any(not p.requires_grad for p in learn.model.body.parameters())
+
+def _whole_learner(out:Path, run:RunSettings, dls) -> tuple:
+    "The learner of the whole model, and the note of a fall back to scratch, which `run` (and so run.json) then records."
+    learn, note = _learner(run.approach, dls, run.arch, run.head, run.pretrained, run.weights, run.scratch_if_unavailable,
+                           pooling=run.pooling, cbs=_history(), path=out)
+    if note and run.pretrained:   # what this run really does, so that run.json, the config and a resume agree
+        run.pretrained, run.weights, run.freeze_epochs, run.scratch_note = False, None, 0, note
+        run.save(out)
+    if not _is_frozen(learn) and run.epochs < 1:   # a model trained whole trains at least one epoch, and says so
+        run.epochs = 1
+        run.save(out)
+    learn.model.config['tta'] = run.tta
+    return learn, run.scratch_note
+
+def _first_learner(learn, run:RunSettings, data:Path):
+    "The learner of the first stage: the head on cached features when the body is frozen (unless `naive`), else `learn`."
+    if not _is_frozen(learn) or run.naive: return learn
+    say(f"caching the frozen body's features of every image ({data/'features'})")
+    return rank0_first(head_learner, learn, run.views, num_workers=run.num_workers or 0, cbs=_history())
+
+def _find_lr(out:Path, learn, steps:int) -> float:
+    "lr_find's suggestion for `learn` after `steps` steps; its plot saved in `out`."
+    say(f"finding a learning rate (lr_find, {steps} steps)")
+    found = suggest_lr(learn, steps)
+    with replacing(out/'lr_find.png') as part: plt.gcf().savefig(part, format='png', dpi=80)
+    plt.close('all')
+    say(f"learning rate: {found:.2e} (plot: {out/'lr_find.png'})")
+    return found
+
+def _learning_rate(out:Path, run:RunSettings, first, cached:bool) -> float:
+    "The run's learning rate: the one given, the one found before, or one found now (and recorded in run.json)."
+    if run.lr_found is not None: return run.lr_found
+    if run.lr != 'auto': return float(run.lr)
+    run.lr_found = rank0_only(_find_lr, out, first, 100 if cached else 20)   # cached features: steps cost nothing
+    run.save(out)
+    return run.lr_found
+
+def _fit_stages(out:Path, learn, stages:list, checkpoint:dict|None) -> None:
+    "Fit each of `stages` in turn, saving a checkpoint each epoch; from `checkpoint`'s stage, epoch and batch when resuming."
     progress = checkpoint['progress'] if checkpoint else None
-    set_seed(seed, reproducible=True)
-    loader_args = {} if run['num_workers'] is None else {'num_workers': run['num_workers']}
-    if run['approach'] == 'siamese': dls = pair_dls(data, size, bs, naive, PER_ARTIST, **loader_args)
-    elif run['approach'] == 'embedding': dls = artist_dls(data, size, bs, seed, PER_ARTIST, unseen=True, **loader_args)
-    else: dls = artist_dls(data, size, bs, seed, **loader_args)
-    log = lambda: [HistoryLogger('history.csv')]   # in the learners' path, the run folder
-    learn, note = _learner(run['approach'], dls, run['arch'], run['head'], run['pretrained'], run['weights'],
-                           run['scratch_if_unavailable'], pooling=run['pooling'], cbs=log(), path=out)
-    if note and run['pretrained']:   # record what this run really does, so run.json, config and a resume agree
-        run.update(pretrained=False, weights=None, freeze_epochs=0, scratch_note=note)
-        rank0_only(write_json, run, out/RUN_FILE)
-    note = note or run.get('scratch_note')   # a resumed run that fell back keeps saying so
-    learn.model.config['tta'] = run['tta']
-    frozen = any(not p.requires_grad for p in learn.model.body.parameters())
-    if not frozen and run['epochs'] < 1:   # a model trained whole trains at least one epoch: run.json, config and card say so
-        run['epochs'] = 1
-        rank0_only(write_json, run, out/RUN_FILE)
-    if frozen and not naive: say(f"caching the frozen body's features of every image ({data/'features'})")
-    first = rank0_first(head_learner, learn, views, num_workers=run['num_workers'] or 0, cbs=log()) if frozen and not naive else learn
-    mixed_precision(learn)
-    if first is not learn: mixed_precision(first)
-    lr = run.get('lr_found', run['lr'])
-    if lr == 'auto':
-        def find_lr():
-            steps = 100 if first is not learn else 20   # cached features: steps cost nothing
-            say(f"finding a learning rate (lr_find, {steps} steps)")
-            found = suggest_lr(first, steps)
-            with replacing(out/'lr_find.png') as part: plt.gcf().savefig(part, format='png', dpi=80)
-            plt.close('all')
-            say(f"learning rate: {found:.2e} (plot: {out/'lr_find.png'})")
-            write_json({**run, 'lr_found': found}, out/RUN_FILE)
-            return found
-        lr = rank0_only(find_lr)
-    lr = float(lr)
-    stages = _stages(learn, first, frozen, lr, run['freeze_epochs'], run['epochs'], MONITOR[run['approach']])
-    names = [s[0] for s in stages]
-    start = names.index(progress['stage']) if progress else 0
-    for k, (stage, l, n_epochs, stage_lr, options) in enumerate(stages):
+    start = [s[0] for s in stages].index(progress['stage']) if progress else 0
+    for k, (stage, stage_learn, n_epochs, stage_lr, options) in enumerate(stages):
         options = dict(options)
         cbs = options.pop('cbs', [])
         if stage == 'body': learn.unfreeze()
         if k < start or not n_epochs: continue
         at = (progress['epoch'], progress['batch']) if progress and k == start else (0, 0)
-        if at != (0, 0): _load_checkpoint(checkpoint, learn.model, l)
-        for logger in l.cbs.filter(risinstance(HistoryLogger)): logger.skip_to = at[0]
+        if at != (0, 0): _load_checkpoint(checkpoint, learn.model, stage_learn)
+        for logger in stage_learn.cbs.filter(risinstance(HistoryLogger)): logger.skip_to = at[0]
         saver = Checkpoint(out, stage, learn.model, at)
         say(STAGE_NAMES[stage].format(n=n_epochs, lr=stage_lr if isinstance(stage_lr, float) else stage_lr.stop))
-        with distributed_ctx(l): l.fit_one_cycle(n_epochs, stage_lr, cbs=[saver, ReleaseMemory(), *cbs], **options)
+        with distributed_ctx(stage_learn):
+            stage_learn.fit_one_cycle(n_epochs, stage_lr, cbs=[saver, ReleaseMemory(), *cbs], **options)
         if saver.stopped: raise Interrupted(f"stopped in the {stage} stage at {saver.stopped}; checkpoint saved; "
                                             f"continue with resume={out}")
+
+def _run(out:Path, run:RunSettings, resumed:bool=False) -> pd.DataFrame:
+    "Train the model `run` describes into `out` (from its checkpoint if `resumed`): loaders, learners, learning rate, stages, finish."
+    data = Path(run.data)
+    set_seed(run.seed, reproducible=True)
+    dls = _loaders(run.approach, data, run.size, run.bs, run.seed, run.naive, run.num_workers)
+    learn, note = _whole_learner(out, run, dls)
+    first = _first_learner(learn, run, data)
+    mixed_precision(learn)
+    if first is not learn: mixed_precision(first)
+    lr = _learning_rate(out, run, first, cached=first is not learn)
+    frozen = _is_frozen(learn)
+    stages = _stages(learn, first, frozen, lr, run.freeze_epochs, run.epochs, MONITOR[run.approach])
+    _fit_stages(out, learn, stages, _read_checkpoint(out) if resumed else None)
     return rank0_only(_finish, out, learn.model, data, run, frozen, lr, note)
 
 def _verification(model, emb, data:Path) -> dict:
@@ -251,7 +309,7 @@ def _verification(model, emb, data:Path) -> dict:
         warnings.warn(f"verification against a set of works (`predict --against`) will not work with this model: {e}")
         return {}
 
-def _finish(out:Path, model, data:Path, run:dict, frozen:bool, lr:float, note:str|None) -> pd.DataFrame:
+def _finish(out:Path, model, data:Path, run:RunSettings, frozen:bool, lr:float, note:str|None) -> pd.DataFrame:
     "Calibrate scores and choose thresholds on validation pairs, save the model folder and its card, drop the checkpoint."
     say("choosing thresholds on the validation pairs")
     emb = embed_pairs(model, data, 'valid')
@@ -259,9 +317,9 @@ def _finish(out:Path, model, data:Path, run:dict, frozen:bool, lr:float, note:st
     model.config['pair_probability'] = calibrate_pair_probability(model, emb, data)
     model.config['verification'] = _verification(model, emb, data)
     metrics = evaluate_model(model, data, split='valid', emb=emb)
-    training = {k: run[k] for k in ('epochs', 'bs', 'seed', 'views', 'naive')}
+    training = dict(epochs=run.epochs, bs=run.bs, seed=run.seed, views=run.views, naive=run.naive)
     model.config.update(thresholds={m: float(t) for m, t in metrics.threshold.items()}, data=str(data.resolve()),
-                        training=dict(training, freeze_epochs=run['freeze_epochs'] if frozen else 0, lr=lr),
+                        training=dict(training, freeze_epochs=run.freeze_epochs if frozen else 0, lr=lr),
                         weights_source=f"none ({note})" if note else model.config['weights_source'])
     save_model(model, out, {'valid': metrics.to_dict(orient='index')})
     write_model_card(out, model.config, metrics, note)
@@ -277,10 +335,13 @@ def train(approach:str, data=None, out='runs/model', arch:str=DEFAULT_ARCH, head
           scratch_if_unavailable:bool=False, num_workers:int|None=None, views:int=1, naive:bool=False, pooling:str='style',
           tta:bool=False) -> pd.DataFrame:
     "Train a `siamese`, `classifier` or `embedding` model on the prepared folder `data` (default: the bundled sample) into `out`."
-    run = {k: str(v) if isinstance(v, Path) else v for k, v in locals().items() if k != 'out'}
     if approach not in LEARNERS: raise ArtmatchError(f"approach {approach!r}: use one of {', '.join(LEARNERS)}")
     check_training_options(size, bs, epochs, freeze_epochs, views, lr)
     out = Path(out).expanduser()
+    run = RunSettings(approach=approach, data='', arch=arch, head=head, pretrained=pretrained,
+                      weights=None if weights is None else str(weights), size=size, bs=bs, epochs=epochs,
+                      freeze_epochs=freeze_epochs, lr=lr, seed=seed, scratch_if_unavailable=scratch_if_unavailable,
+                      num_workers=num_workers, views=views, naive=naive, pooling=pooling, tta=tta)
     def start():
         _check_run_folder(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -288,10 +349,10 @@ def train(approach:str, data=None, out='runs/model', arch:str=DEFAULT_ARCH, head
         if data is None:
             say(f"preparing the bundled sample into {out/'data'}")
             prepare(source=sample_path(), out=out/'data')
-        run['data'] = str((out/'data' if data is None else Path(data).expanduser()).resolve())
-        write_json(run, out/RUN_FILE)
+        run.data = str((out/'data' if data is None else Path(data).expanduser()).resolve())
+        run.save(out)
     rank0_only(start)
-    return _run(out, json.loads((out/RUN_FILE).read_text()))
+    return _run(out, RunSettings.read(out))     # every process reads what rank 0 wrote
 
 def resume(out) -> pd.DataFrame:
     "Continue the interrupted run in the folder `out` from its last checkpoint, with the same settings and schedule."
@@ -299,4 +360,4 @@ def resume(out) -> pd.DataFrame:
     if not (out/RUN_FILE).is_file(): raise ArtmatchError(f"{out}: no {RUN_FILE}; give the `out` folder of an artmatch train that was interrupted")
     if not (out/CHECKPOINT).exists() and (out/'model.safetensors').exists():
         raise ArtmatchError(f"{out}: this run finished; there is nothing to resume")
-    return _run(out, json.loads((out/RUN_FILE).read_text()), resumed=True)
+    return _run(out, RunSettings.read(out), resumed=True)
