@@ -16,9 +16,9 @@ from .models import embedding_vectors
 from .learner import artist_probs
 
 # %% auto #0
-__all__ = ['SCORE_METHODS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'embed_images', 'check_method', 'concat_projections',
-           'PairScorer', 'score_ids', 'score_embedded', 'score_pairs', 'score_feature', 'artist_probabilities',
-           'p_same']
+__all__ = ['SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'embed_images', 'check_method',
+           'concat_projections', 'DotScores', 'SameLabel', 'HeadScores', 'ConcatScores', 'PairScorer', 'score_ids',
+           'score_embedded', 'score_pairs', 'score_feature', 'artist_probabilities', 'p_same']
 
 # %% ../nbs/06_scoring.ipynb #7293d063
 class WorkImages(Dataset):
@@ -92,41 +92,69 @@ def concat_projections(head, features:torch.Tensor) -> tuple[torch.Tensor, torch
     s2, t2 = _bn_affine(bn2)
     return left, features @ w1[:, n:].T, lin2.weight[0] * s2, lin2.weight[0] @ t2 + lin2.bias[0]
 
+class DotScores:
+    "Pair scores as dot products of per-image `vectors` (unit embeddings or features: a cosine; artist probabilities: softmax-dot)."
+    dense_fill = 1/64    # share of a block's pairs above which scoring the whole block beats scoring the pairs alone
+    def __init__(self, vectors:torch.Tensor, out): self.vectors, self.out = vectors, out
+    def pairs(self, a, b): return self.out((self.vectors[a] * self.vectors[b]).sum(1))
+    def block(self, rows, cols): return self.out(self.vectors[rows] @ self.vectors[cols].T)
+
+class SameLabel:
+    "1 where the two images have the same `labels` (the classifier's top artist), else 0: pairs only, no block."
+    dense_fill = None
+    def __init__(self, labels:torch.Tensor): self.labels = labels
+    def pairs(self, a, b): return (self.labels[a] == self.labels[b]).float()
+
+class HeadScores:
+    "The Siamese `head` itself on the two images' `features` (the symmetric head, which has no cheaper form): pairs only."
+    dense_fill = None
+    def __init__(self, head, features:torch.Tensor): self.head, self.features = head, features
+    def pairs(self, a, b): return torch.sigmoid(self.head(self.features[a], self.features[b]))
+
+class ConcatScores:
+    "The concat head folded into per-image projections (`concat_projections`): a pair costs an add, a ReLU and a dot product."
+    dense_fill = 1/2
+    def __init__(self, head, features:torch.Tensor): self.left, self.right, self.w, self.c = concat_projections(head, features)
+    def pairs(self, a, b): return torch.sigmoid(torch.mv(self.left[a].add_(self.right[b]).relu_(), self.w) + self.c)
+    def block(self, rows, cols):
+        right = self.right[cols]
+        hidden = [torch.matmul((self.left[rows][r:r + 8, None] + right).relu_(), self.w) for r in range(0, rows.stop - rows.start, 8)]
+        return torch.sigmoid(torch.cat(hidden) + self.c)
+
+def _calibrated(calibration):
+    "The map from a cosine to P(same artist) of an embedding's `calibration` [slope, intercept]; none: the cosine itself."
+    if not calibration: return lambda x: x
+    return lambda x: torch.sigmoid(calibration[0] * x + calibration[1])
+
+def _unit(emb:Embeddings) -> torch.Tensor: return F.normalize(emb.features if emb.embeddings is None else emb.embeddings, dim=1)
+def _siamese_head(model): return copy.deepcopy(model.head).cpu().float().eval()    # the features are on the CPU
+
+SCORERS = {   # (method, Siamese head or None): how to build the scorer from the model and the embedded images
+    ('cosine', None): lambda model, emb, calibration: DotScores(_unit(emb), _calibrated(calibration)),
+    ('softmax_dot', None): lambda model, emb, calibration: DotScores(emb.probs, _calibrated(calibration)),
+    ('argmax', None): lambda model, emb, calibration: SameLabel(emb.probs.argmax(1)),
+    ('siamese', 'concat'): lambda model, emb, calibration: ConcatScores(_siamese_head(model), emb.features),
+    ('siamese', 'symmetric'): lambda model, emb, calibration: HeadScores(_siamese_head(model), emb.features),
+}
+
 class PairScorer:
-    "Scores of pairs of the images in `emb` by `method`, from per-image vectors computed once."
+    "Scores of pairs of the images in `emb` by `method`, from per-image vectors computed once: the scorer of `SCORERS`."
     def __init__(self, model, emb:Embeddings, method:str|None=None):
         self.method, self.n = check_method(model, method), len(emb.paths)
-        self.calibration = model.config.get('calibration', {}).get(self.method)   # P(same) = sigmoid(a * score + b)
-        head = copy.deepcopy(model.head).cpu().float().eval() if self.method == 'siamese' else None   # features are on the CPU
-        with torch.no_grad():
-            if self.method == 'siamese' and model.config['head'] == 'concat':
-                self.left, self.right, self.w, self.c = concat_projections(head, emb.features)
-            elif self.method == 'siamese': self.head, self.features = head, emb.features
-            elif self.method == 'argmax': self.labels = emb.probs.argmax(1)
-            elif self.method == 'softmax_dot': self.vectors = emb.probs
-            else: self.vectors = F.normalize(emb.features if emb.embeddings is None else emb.embeddings, dim=1)
-    @property
-    def dense_fill(self) -> float|None:
-        "Share of a block's pairs above which scoring the whole block is faster than the pairs alone (None: never)."
-        return 1/64 if hasattr(self, 'vectors') else 1/2 if hasattr(self, 'left') else None
-    def _out(self, x):
-        if self.method == 'siamese': return torch.sigmoid(x)
-        return torch.sigmoid(self.calibration[0] * x + self.calibration[1]) if self.calibration else x
+        calibration = model.config.get('calibration', {}).get(self.method)   # P(same) = sigmoid(a * score + b)
+        head = model.config['head'] if self.method == 'siamese' else None
+        with torch.no_grad(): self.scorer = SCORERS[self.method, head](model, emb, calibration)
+        self.dense_fill = self.scorer.dense_fill
+
     @torch.no_grad()
     def pairs(self, a:torch.Tensor, b:torch.Tensor) -> torch.Tensor:
         "Scores of the pairs (`a[k]`, `b[k]`)."
-        if hasattr(self, 'vectors'): return self._out((self.vectors[a] * self.vectors[b]).sum(1))
-        if hasattr(self, 'labels'): return (self.labels[a] == self.labels[b]).float()
-        if hasattr(self, 'head'): return self._out(self.head(self.features[a], self.features[b]))
-        h = self.left[a]
-        return self._out(torch.mv(h.add_(self.right[b]).relu_(), self.w) + self.c)
+        return self.scorer.pairs(a, b)
+
     @torch.no_grad()
     def block(self, rows:slice, cols:slice) -> torch.Tensor:
-        "Scores of every pair (row image, column image), as a matrix."
-        if hasattr(self, 'vectors'): return self._out(self.vectors[rows] @ self.vectors[cols].T)
-        right = self.right[cols]
-        return self._out(torch.cat([torch.matmul((self.left[rows][r:r + 8, None] + right).relu_(), self.w)
-                                    for r in range(0, rows.stop - rows.start, 8)]) + self.c)
+        "Scores of every pair (row image, column image), as a matrix (scorers with a `dense_fill`)."
+        return self.scorer.block(rows, cols)
 
 # %% ../nbs/06_scoring.ipynb #9249dddf
 BLOCK, CHUNK = 512, 8192
