@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_blocks.ipynb #9463eda8
 from __future__ import annotations
-import random
+import copy, random
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image
@@ -138,6 +138,11 @@ class PairBatches:
         self.plan(None)
     def plan(self, rng): self.batches = plan_batches(self.a, self.b, self.bs, rng)
     def __len__(self): return len(self.batches)
+    def numbered(self) -> PairBatches:
+        "These planned pairs, giving the numbers of their images in `items` (the rows of a feature cache) in place of the images."
+        numbered = copy.copy(self)
+        numbered.images = torch.as_tensor
+        return numbered
     def images(self, ids) -> TensorImage:
         "The images `ids`, cropped for training or validation, as one uint8 batch."
         split_idx = 0 if self.train else 1

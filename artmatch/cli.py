@@ -9,7 +9,6 @@ __all__ = ['app', 'RUN_HELP', 'bars_on_terminal_only', 'SplitBy', 'Approach', 'P
 # %% ../nbs/18_cli.ipynb #f11d54a1
 import csv, re, sys, warnings
 from contextlib import contextmanager
-from unittest.mock import patch
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from enum import Enum
 from pathlib import Path
@@ -21,18 +20,13 @@ app = typer.Typer(help="artmatch: are these two artworks by the same artist?", n
                   add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 _debug = {'on': False}
 
-def _quiet_init(self, gen, total=None, display=True, leave=True, parent=None, master=None, txt_len=60):
-    "fastprogress's `ConsoleProgressBar.__init__` without the character it prints to probe the terminal's encoding."
-    from fastprogress import fastprogress
-    self.cols, self.length, self.max_len, self.prefix = fastprogress.MAX_COLS, fastprogress.MAX_COLS - txt_len, 0, ''
-    fastprogress.ProgressBar.__init__(self, gen, total, display, leave, parent, master)
-
 @contextmanager
 def bars_on_terminal_only():
     "Progress bars only where standard output is a terminal: a log file gets fastai's table, one line per epoch, and no bars."
-    if sys.stdout.isatty(): yield; return
-    from fastprogress import fastprogress
-    with patch.object(fastprogress, 'NO_BAR', True), patch.object(fastprogress.ConsoleProgressBar, '__init__', _quiet_init): yield
+    if sys.stdout.isatty(): yield
+    else:
+        from artmatch.core import quiet_progress_bars
+        with quiet_progress_bars(): yield
 
 @app.callback()
 def _options(ctx:typer.Context, debug:bool=typer.Option(False, '--debug', help="Show Python tracebacks instead of one-line errors.")):

@@ -4,14 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #5c0e0001
 from __future__ import annotations
-import contextlib, hashlib, json, os, threading
+import contextlib, copy, hashlib, json, os, threading
 from importlib.resources import files
 from pathlib import Path
+from unittest.mock import patch
 import pandas as pd
 
 # %% auto #0
 __all__ = ['ArtmatchError', 'ready_model_path', 'is_model_folder', 'check_model_folder', 'check_file', 'check_pairs_csv',
-           'check_training_options', 'replacing', 'write_csv', 'write_json', 'weights_hash', 'file_stamp']
+           'check_training_options', 'replacing', 'write_csv', 'write_json', 'weights_hash', 'file_stamp',
+           'quiet_progress_bars', 'broadcast_on_loader_device', 'with_body']
 
 # %% ../nbs/00_core.ipynb #003a1a7d
 class ArtmatchError(ValueError):
@@ -91,3 +93,35 @@ def file_stamp(path) -> str:
     "The file `path` as a cache knows it: path, size and modification time."
     st = os.stat(path)
     return f"{path}|{st.st_size}|{st.st_mtime_ns}"
+
+# %% ../nbs/00_core.ipynb #7c0e0002
+@contextlib.contextmanager
+def quiet_progress_bars():
+    """fastprogress without bars, for output that is not a terminal (a log file gets fastai's table, one line per epoch).
+    fastprogress's public switch, `NO_BAR`, still prints one probe character per bar to learn the terminal's encoding:
+    its console bar's `__init__` is replaced, inside this context only, by one that does not probe."""
+    from fastprogress import fastprogress
+    def init_without_probe(self, gen, total=None, display=True, leave=True, parent=None, master=None, txt_len=60):
+        self.cols, self.length, self.max_len, self.prefix = fastprogress.MAX_COLS, fastprogress.MAX_COLS - txt_len, 0, ''
+        fastprogress.ProgressBar.__init__(self, gen, total, display, leave, parent, master)
+    with patch.object(fastprogress, 'NO_BAR', True), patch.object(fastprogress.ConsoleProgressBar, '__init__', init_without_probe):
+        yield
+
+@contextlib.contextmanager
+def broadcast_on_loader_device():
+    """fastai's `DistributedDL` broadcasting on its loader's device, inside this context only. fastai sends the indices of
+    each epoch from rank 0 as a CUDA tensor; gloo, the CPU back end, takes CPU tensors."""
+    import torch
+    from fastai.distributed import DistributedDL
+    def broadcast(self, t, rank):
+        t = torch.LongTensor(t).to(self.device)
+        torch.distributed.broadcast(t, rank)
+        return t.cpu().tolist()
+    with patch.object(DistributedDL, '_broadcast', broadcast): yield
+
+def with_body(model, body):
+    """A shallow copy of `model` whose `body` is `body`: every other layer is shared, so training the copy's head trains
+    `model`'s. torch has no public way to copy a module with one submodule replaced; the copy gets its own `_modules`."""
+    copied = copy.copy(model)
+    copied._modules = {**model._modules, 'body': body}
+    return copied

@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from unittest.mock import patch
+from .core import broadcast_on_loader_device
 import torch
-from fastai.vision.all import Learner, CSVLogger, LongTensor, risinstance
+from fastai.vision.all import Learner, CSVLogger, risinstance
 
 # %% auto #0
 __all__ = ['world_size', 'rank', 'is_main_process', 'rank0_first', 'rank0_only', 'rank0_value', 'distributed_ctx',
@@ -57,22 +58,15 @@ def rank0_value(x):
     return rank0_only(lambda: x)
 
 # %% ../nbs/04_distributed.ipynb #42ae0639
-def _broadcast_on_device(self, t, rank):
-    "fastai's `DistributedDL._broadcast` on the loader's device instead of always CUDA: gloo takes CPU tensors."
-    t = LongTensor(t).to(self.device)
-    torch.distributed.broadcast(t, rank)
-    return t.cpu().tolist()
-
 @contextmanager
 def distributed_ctx(learn:Learner):
     "Train `learn` data-parallel over the launched processes inside this context; in a single process, change nothing."
     if world_size() < 2:
         yield learn
         return
-    from fastai.distributed import DistributedDL
     learn.dls.to(_process_state().device)
     loggers = [] if is_main_process() else learn.cbs.filter(risinstance(CSVLogger))
-    with patch.object(DistributedDL, '_broadcast', _broadcast_on_device), learn.removed_cbs(loggers), \
+    with broadcast_on_loader_device(), learn.removed_cbs(loggers), \
          learn.distrib_ctx(sync_bn=False, cpu=_on_cpu()):
         yield learn
 

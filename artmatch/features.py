@@ -4,16 +4,15 @@
 
 # %% ../nbs/09_features.ipynb #bd31b120
 from __future__ import annotations
-import copy, json, os
+import json, os
 from types import MethodType
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from torch import nn
 from safetensors import safe_open
 from safetensors.torch import save_file
 from fastai.vision.all import Learner, Module, TfmdDL, DataLoaders
-from .core import ArtmatchError, replacing, file_stamp, weights_hash
-from .blocks import PairBatches, PairBatchDL
+from .core import ArtmatchError, replacing, file_stamp, weights_hash, with_body
+from .blocks import PairBatchDL
 from .scoring import embed_images
 
 # %% auto #0
@@ -55,12 +54,6 @@ def cached_features(model, paths, folder, views:int=1, bs:int=64, num_workers:in
     return features[torch.tensor([index[s] for s in stamps], dtype=torch.long)]
 
 # %% ../nbs/09_features.ipynb #e978ef1b
-def _numbered(pairs:PairBatches) -> PairBatches:
-    "`pairs` giving the numbers of its images in its `items` (the rows of the feature cache) where it gives the images."
-    numbered = copy.copy(pairs)
-    numbered.images = torch.as_tensor
-    return numbered
-
 def _pair_items(dl) -> tuple[list, list, np.ndarray]:
     "First images, second images and labels of the pairs of the plain pair loader `dl`."
     return list(dl.items.image1), list(dl.items.image2), dl.items.same.to_numpy()
@@ -82,7 +75,7 @@ class FeatureDL(TfmdDL):
 def _feature_dls(dls, **kwargs) -> tuple[DataLoaders, list]:
     "DataLoaders of image numbers standing for the images of `dls`, and those images' paths."
     if isinstance(dls.train, PairBatchDL):          # planned batches (`pair_dls`): the same plans, of image numbers
-        loaders = [PairBatchDL(_numbered(dl.dataset), shuffle=dl.shuffle, after_batch=None, **kwargs) for dl in (dls.train, dls.valid)]
+        loaders = [PairBatchDL(dl.dataset.numbered(), shuffle=dl.shuffle, after_batch=None, **kwargs) for dl in (dls.train, dls.valid)]
         return DataLoaders(*loaders, path=dls.path), [Path(dls.path)/p for p in dls.train.dataset.items]
     if 'image1' in getattr(dls.train, 'items', {}):  # plain pair loaders (several processes)
         splits = [_pair_items(dl) for dl in (dls.train, dls.valid)]
@@ -105,6 +98,5 @@ def head_learner(learn:Learner, views:int=1, cache=None, num_workers:int=0, **kw
     dls, paths = _feature_dls(learn.dls, num_workers=num_workers, device=learn.dls.device)
     model = learn.model
     features = cached_features(model, paths, cache or Path(learn.dls.path)/'features', views, num_workers=num_workers)
-    cached = copy.copy(model)
-    cached._modules = {**model._modules, 'body': CachedBody(features)}
+    cached = with_body(model, CachedBody(features))     # the head is shared: training it here trains `model`'s
     return Learner(dls, cached.to(learn.dls.device), loss_func=learn.loss_func, metrics=learn.metrics, path=learn.path, **kwargs)
