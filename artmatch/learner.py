@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_learner.ipynb #deffc154
 from __future__ import annotations
-import numpy as np, torch, torch.nn.functional as F
+import torch, torch.nn.functional as F
 import sklearn.metrics as skm
 from fastai.vision.all import (Learner, Normalize, BCEWithLogitsLossFlat, CrossEntropyLossFlat, AccumMetric, accuracy,
     delegates, risinstance)
@@ -12,13 +12,12 @@ from fastai.metrics import ActivationType
 from pytorch_metric_learning import losses
 from .data import DEFAULT_ARCH
 from .core import ArtmatchError
-from .models import build_model, body_head_splitter, embedding_vectors
+from .models import build_model, body_head_splitter, embedding_vectors, artist_probs
 from .blocks import ArtCrop, PairBatchDL
 
 # %% auto #0
-__all__ = ['SameArtistLoss', 'OneVsRestLoss', 'RocAuc', 'AveragePrecision', 'artist_probs', 'PairAuc', 'crop_size',
-           'siamese_learner', 'artist_accuracy', 'classifier_learner', 'MetricLoss', 'CosineAuc', 'training_artists',
-           'embedding_learner']
+__all__ = ['SameArtistLoss', 'OneVsRestLoss', 'RocAuc', 'AveragePrecision', 'PairAuc', 'crop_size', 'siamese_learner',
+           'artist_accuracy', 'classifier_learner', 'MetricLoss', 'CosineAuc', 'training_artists', 'embedding_learner']
 
 # %% ../nbs/07_learner.ipynb #80c26deb
 class SameArtistLoss(BCEWithLogitsLossFlat):
@@ -40,12 +39,6 @@ def AveragePrecision():
     "Average precision of same-artist probabilities: the area under the precision-recall curve."
     return AccumMetric(skm.average_precision_score, activation=ActivationType.Sigmoid, to_np=True, invert_arg=True,
                        name='average_precision')
-
-def artist_probs(logits:torch.Tensor, head:str) -> torch.Tensor:
-    "Per-artist probabilities summing to 1: softmax, or normalised sigmoids for a one-vs-rest head."
-    if head == 'softmax': return logits.float().softmax(-1)
-    p = torch.sigmoid(logits.float())
-    return p / p.sum(-1, keepdim=True)
 
 def _pairwise_auc(vectors:torch.Tensor, artists:torch.Tensor) -> float:
     "ROC AUC of the dot products of `vectors` over every pair of works, same artist against different."

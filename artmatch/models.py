@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_models.ipynb #cc9a47b6
 from __future__ import annotations
-import hashlib, importlib.util, math, threading, warnings
+import hashlib, importlib.util, math, threading
 from pathlib import Path
 import torch, torchvision
 from torch import nn
@@ -19,7 +19,7 @@ __all__ = ['BODIES', 'POOLINGS', 'PIP_WEIGHTS', 'PAIR_COMBINERS', 'HEADS', 'HIDD
            'torchvision_archs', 'stage_names', 'StyleBody', 'pip_wheel', 'pip_weights_file', 'lite_state_dict',
            'WeightsUnavailable', 'Backbone', 'create_backbone', 'concat_features', 'symmetric_features', 'PairHead',
            'SiameseModel', 'artist_head', 'ArtistClassifier', 'body_head_splitter', 'EmbeddingHead', 'EmbeddingModel',
-           'embedding_vectors', 'build_model']
+           'embedding_vectors', 'artist_probs', 'build_model']
 
 # %% ../nbs/06_models.ipynb #dcc5137c
 def penultimate_body(m:nn.Module) -> nn.Module:
@@ -266,6 +266,12 @@ def embedding_vectors(out:torch.Tensor, n_artists:int) -> torch.Tensor:
     if not n_artists: return F.normalize(out.float(), dim=1)
     metric, logits = out[:, :-n_artists].float(), out[:, -n_artists:].float()
     return torch.cat([F.normalize(metric, dim=1), logits.softmax(1).sqrt()], 1) / math.sqrt(2)
+
+def artist_probs(logits:torch.Tensor, head:str) -> torch.Tensor:
+    "Per-artist probabilities summing to 1: softmax, or normalised sigmoids for a one-vs-rest head."
+    if head == 'softmax': return logits.float().softmax(-1)
+    p = torch.sigmoid(logits.float())
+    return p / p.sum(-1, keepdim=True)
 
 # %% ../nbs/06_models.ipynb #474a0463
 HEADS = {'siamese': list(PAIR_COMBINERS), 'classifier': ['softmax', 'ovr'], 'embedding': ['mlp']}

@@ -12,8 +12,7 @@ from fastprogress.fastprogress import progress_bar
 from .core import ArtmatchError
 from .images import open_image
 from .blocks import ArtCrop
-from .models import embedding_vectors
-from .learner import artist_probs
+from .models import embedding_vectors, artist_probs
 
 # %% auto #0
 __all__ = ['SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'embed_images', 'check_method',
