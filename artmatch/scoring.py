@@ -21,7 +21,8 @@ __all__ = ['SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddin
 
 # %% ../nbs/08_scoring.ipynb #7293d063
 class WorkImages(Dataset):
-    "Images at `paths`, cropped to `size` (centred, or as in training if `augment`), normalised by `stats`; unreadable ones give zeros and the error."
+    """Images at `paths`, cropped to `size` (centred, or as in training if `augment`), normalised by `stats`;
+    unreadable ones give zeros and the error."""
     def __init__(self, paths, size:int, stats, augment:bool=False):
         self.paths, self.crop, self.split_idx = list(paths), ArtCrop(size), 0 if augment else 1
         self.mean, self.std = (torch.tensor(s).view(3, 1, 1) for s in stats)
@@ -34,36 +35,43 @@ class WorkImages(Dataset):
 
 # %% ../nbs/08_scoring.ipynb #c0e099e1
 class Embeddings:
-    "Per-image outputs: body `features`, artist `probs` (classifier), `embeddings` (embedding model), `index` of each path, `errors` by path."
+    """Per-image outputs: body `features`, artist `probs` (classifier), `embeddings` (embedding model),
+    `index` of each path, `errors` by path."""
     def __init__(self, paths, features, probs, errors, embeddings=None):
-        self.paths, self.features, self.probs, self.errors, self.embeddings = list(paths), features, probs, errors, embeddings
+        (self.paths, self.features, self.probs, self.errors,
+         self.embeddings) = list(paths), features, probs, errors, embeddings
         self.index = {p: i for i, p in enumerate(self.paths)}
 
     def take(self, rows) -> Embeddings:
         "The images at positions `rows`, with their vectors (no errors: unreadable images have none)."
         rows = torch.as_tensor(np.asarray(rows), dtype=torch.long)
         pick = lambda t: None if t is None else t[rows]
-        return Embeddings([self.paths[i] for i in rows.tolist()], pick(self.features), pick(self.probs), {}, pick(self.embeddings))
+        return Embeddings([self.paths[i] for i in rows.tolist()], pick(self.features), pick(self.probs), {},
+                          pick(self.embeddings))
 
 @torch.no_grad()
 def embed_images(model, paths, bs:int=64, num_workers:int=0, augment:bool=False) -> Embeddings:
-    "Run `model`'s body (and head) once on each of `paths` (cropped as in training if `augment`; also mirrored if the config says `tta`)."
+    """Run `model`'s body (and head) once on each of `paths`
+    (cropped as in training if `augment`; also mirrored if the config says `tta`)."""
     paths = list(dict.fromkeys(str(p) for p in paths))
     cfg = model.config
     dl = DataLoader(WorkImages(paths, cfg['size'], cfg['stats'], augment), batch_size=bs, num_workers=num_workers)
     device = next(model.parameters()).device
     model.eval()
     features, outputs, errors = [], [], {}
-    for b, (x, err) in enumerate(progress_bar(dl, leave=False, display=len(dl) > 1)):   # one batch (a pair, a page): quiet
+    # one batch (a pair, a page): quiet
+    for b, (x, err) in enumerate(progress_bar(dl, leave=False, display=len(dl) > 1)):
         x = x.to(device)
-        f = (model.body(x) + model.body(x.flip(-1))) / 2 if cfg.get('tta') else model.body(x)
-        features.append(f.float().cpu())
-        if cfg['approach'] != 'siamese': outputs.append(model.head(f).float().cpu())
+        batch_features = (model.body(x) + model.body(x.flip(-1))) / 2 if cfg.get('tta') else model.body(x)
+        features.append(batch_features.float().cpu())
+        if cfg['approach'] != 'siamese': outputs.append(model.head(batch_features).float().cpu())
         errors.update({paths[b * bs + k]: e for k, e in enumerate(err) if e})
     features = torch.cat(features) if features else torch.zeros(0, cfg['n_features'])
     if cfg['approach'] == 'siamese': return Embeddings(paths, features, None, errors)
     outputs = torch.cat(outputs) if outputs else torch.zeros(0, len(cfg['artists'] or []))
-    if cfg['approach'] == 'embedding': return Embeddings(paths, features, None, errors, embeddings=embedding_vectors(outputs, len(cfg['artists'] or [])))
+    if cfg['approach'] == 'embedding':
+        return Embeddings(paths, features, None, errors,
+                          embeddings=embedding_vectors(outputs, len(cfg['artists'] or [])))
     return Embeddings(paths, features, artist_probs(outputs, cfg['head']), errors)
 
 # %% ../nbs/08_scoring.ipynb #a367cfe9
@@ -73,7 +81,8 @@ def check_method(model, method:str|None) -> str:
     "`method`, or the default of `model`'s approach, checked against what that approach can do."
     methods = SCORE_METHODS[model.config['approach']]
     if method is None: return methods[0]
-    if method not in methods: raise ArtmatchError(f"method={method!r}: a {model.config['approach']} scores with {', '.join(methods)}")
+    if method not in methods:
+        raise ArtmatchError(f"method={method!r}: a {model.config['approach']} scores with {', '.join(methods)}")
     return method
 
 def _bn_affine(bn) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,7 +101,8 @@ def concat_projections(head, features:torch.Tensor) -> tuple[torch.Tensor, torch
     return left, features @ w1[:, n:].T, lin2.weight[0] * s2, lin2.weight[0] @ t2 + lin2.bias[0]
 
 class DotScores:
-    "Pair scores as dot products of per-image `vectors` (unit embeddings or features: a cosine; artist probabilities: softmax-dot)."
+    """Pair scores as dot products of per-image `vectors`
+    (unit embeddings or features: a cosine; artist probabilities: softmax-dot)."""
     dense_fill = 1/64    # share of a block's pairs above which scoring the whole block beats scoring the pairs alone
     def __init__(self, vectors:torch.Tensor, out): self.vectors, self.out = vectors, out
     def pairs(self, a, b): return self.out((self.vectors[a] * self.vectors[b]).sum(1))
@@ -105,27 +115,33 @@ class SameLabel:
     def pairs(self, a, b): return (self.labels[a] == self.labels[b]).float()
 
 class HeadScores:
-    "The Siamese `head` itself on the two images' `features` (the symmetric head, which has no cheaper form): pairs only."
+    """The Siamese `head` itself on the two images' `features` (the symmetric head, which has no cheaper form):
+    pairs only."""
     dense_fill = None
     def __init__(self, head, features:torch.Tensor): self.head, self.features = head, features
     def pairs(self, a, b): return torch.sigmoid(self.head(self.features[a], self.features[b]))
 
 class ConcatScores:
-    "The concat head folded into per-image projections (`concat_projections`): a pair costs an add, a ReLU and a dot product."
+    """The concat head folded into per-image projections (`concat_projections`):
+    a pair costs an add, a ReLU and a dot product."""
     dense_fill = 1/2
-    def __init__(self, head, features:torch.Tensor): self.left, self.right, self.w, self.c = concat_projections(head, features)
+    def __init__(self, head, features:torch.Tensor):
+        self.left, self.right, self.w, self.c = concat_projections(head, features)
     def pairs(self, a, b): return torch.sigmoid(torch.mv(self.left[a].add_(self.right[b]).relu_(), self.w) + self.c)
     def block(self, rows, cols):
         right = self.right[cols]
-        hidden = [torch.matmul((self.left[rows][r:r + 8, None] + right).relu_(), self.w) for r in range(0, rows.stop - rows.start, 8)]
+        hidden = [torch.matmul((self.left[rows][r:r + 8, None] + right).relu_(), self.w)
+                  for r in range(0, rows.stop - rows.start, 8)]
         return torch.sigmoid(torch.cat(hidden) + self.c)
 
 def _calibrated(calibration):
-    "The map from a cosine to P(same artist) of an embedding's `calibration` [slope, intercept]; none: the cosine itself."
+    """The map from a cosine to P(same artist) of an embedding's `calibration` [slope, intercept];
+    none: the cosine itself."""
     if not calibration: return lambda x: x
     return lambda x: torch.sigmoid(calibration[0] * x + calibration[1])
 
-def _unit(emb:Embeddings) -> torch.Tensor: return F.normalize(emb.features if emb.embeddings is None else emb.embeddings, dim=1)
+def _unit(emb:Embeddings) -> torch.Tensor:
+    return F.normalize(emb.features if emb.embeddings is None else emb.embeddings, dim=1)
 def _siamese_head(model): return copy.deepcopy(model.head).cpu().float().eval()    # the features are on the CPU
 
 SCORERS = {   # (method, Siamese head or None): how to build the scorer from the model and the embedded images
@@ -171,8 +187,8 @@ def score_ids(scorer:PairScorer, a, b) -> np.ndarray:
     for k, start, count in zip(ids[dense], starts[dense], counts[dense]):
         idx = order[start:start + count]
         r0, c0 = (k // n_blocks) * BLOCK, (k % n_blocks) * BLOCK
-        m = scorer.block(slice(r0, min(r0 + BLOCK, scorer.n)), slice(c0, min(c0 + BLOCK, scorer.n)))
-        scores[idx] = m[torch.from_numpy(a[idx] - r0), torch.from_numpy(b[idx] - c0)].numpy()
+        block_scores = scorer.block(slice(r0, min(r0 + BLOCK, scorer.n)), slice(c0, min(c0 + BLOCK, scorer.n)))
+        scores[idx] = block_scores[torch.from_numpy(a[idx] - r0), torch.from_numpy(b[idx] - c0)].numpy()
     rest = np.concatenate([order[s:s + c] for s, c in zip(starts[~dense], counts[~dense])] or [np.zeros(0, np.int64)])
     for s in range(0, len(rest), CHUNK):
         idx = rest[s:s + CHUNK]
@@ -202,14 +218,16 @@ def score_feature(model, method:str, scores) -> np.ndarray:
     return scores
 
 def artist_probabilities(model, emb:Embeddings) -> torch.Tensor|None:
-    "Each image's probabilities over the model's training artists: a classifier's, or the square of the embedding's second half."
+    """Each image's probabilities over the model's training artists: a classifier's,
+    or the square of the embedding's second half."""
     if emb.probs is not None: return emb.probs
     n = len(model.config.get('artists') or [])
     if emb.embeddings is None or not n: return None
     return (emb.embeddings[:, -n:].double() * 2 ** 0.5) ** 2
 
 def p_same(model, method:str, scores) -> np.ndarray|None:
-    "P(same artist) of pairs with these `method` `scores`, for a pair as likely to be by one artist as not; None if `model` has none."
+    """P(same artist) of pairs with these `method` `scores`, for a pair as likely to be by one artist as not;
+    None if `model` has none."""
     fit = model.config.get('pair_probability', {}).get(method)
     if fit is None: return None
     return 1 / (1 + np.exp(-(fit[0] * score_feature(model, method, scores) + fit[1])))
