@@ -24,7 +24,7 @@ from fastai.vision.all import set_seed
 from artmatch.data import sample_path, read_collection
 from artmatch.pairs import prepare, read_prepared
 from artmatch.images import resize_works
-from artmatch.blocks import pair_dls
+from artmatch.loaders import pair_dls
 from torch import nn
 from artmatch.models import PairHead, SiameseModel, ArtistClassifier
 from artmatch.learner import siamese_learner

@@ -7,7 +7,7 @@ import pandas as pd
 from fastai.vision.all import AccumMetric, CSVLogger, set_seed
 from artmatch.data import sample_path
 from artmatch.pairs import prepare
-from artmatch.blocks import pair_dls
+from artmatch.loaders import pair_dls
 from artmatch.learner import siamese_learner
 from artmatch.export import save_model
 from artmatch.distributed import rank, world_size, rank0_first, rank0_only, distributed_ctx, mixed_precision

@@ -1,7 +1,7 @@
 "Each approach learns from real ImageNet features of the sample: its first loss is near chance, and a short training beats chance and the frozen features."
 import json, math
 import pandas as pd, pytest, torch
-from artmatch.blocks import pair_dls, artist_dls
+from artmatch.loaders import pair_dls, artist_dls
 from artmatch.learner import siamese_learner, classifier_learner, embedding_learner, MetricLoss
 from artmatch.features import head_learner
 from artmatch.predict import predict_pair

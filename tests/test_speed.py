@@ -3,7 +3,7 @@ import subprocess, sys
 from pathlib import Path
 import pandas as pd, pytest, torch
 from artmatch.models import create_backbone, PairHead, SiameseModel
-from artmatch.blocks import pair_dls
+from artmatch.loaders import pair_dls
 from conftest import SQUEEZENET, tiny_train
 
 ROOT = Path(__file__).resolve().parents[1]
