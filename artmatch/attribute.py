@@ -12,7 +12,7 @@ from scipy.special import expit
 from .core import ArtmatchError, check_file
 from .data import image_files
 from .images import open_image
-from .scoring import Embeddings, embed_images, check_method, PairScorer, score_ids
+from .scoring import Embeddings, embed_images, check_method, PairScorer, score_ids, method_threshold
 from .evaluate import choose_threshold
 from .index import WorkIndex, load_index, model_and_folder
 
@@ -75,8 +75,6 @@ def artist_scores(model, index:WorkIndex, queries:Embeddings, scores:torch.Tenso
     return torch.stack([t.values.mean(1) for t in tops], 1), nearest
 
 # %% ../nbs/15_attribute.ipynb #d5112a19
-def _threshold(model, method:str) -> float: return model.config.get('thresholds', {}).get(method, 0.5)
-
 def held_out_scores(model, index:WorkIndex, by:str, method:str, samples:int,
                     seed:int) -> tuple[torch.Tensor, torch.Tensor]:
     """Artist scores (works x artists) of `index`'s works held out one per artist at a time and scored against the rest,
@@ -109,7 +107,7 @@ def none_threshold(model, index:WorkIndex, by:str='prototype', method:str|None=N
     present = scores[torch.arange(len(own)), own]
     absent = scores.scatter(1, own[:, None], float('-inf')).max(1).values      # the best other artist's
     threshold = (choose_threshold(np.r_[np.ones(len(own)), np.zeros(len(own))], torch.cat([present, absent]).numpy())
-                 if len(own) else _threshold(model, method))
+                 if len(own) else method_threshold(model, method))
     index.thresholds[by, method] = threshold
     return threshold
 

@@ -312,10 +312,9 @@ def attribute_cmd(
 ):
     """Rank the artists of an index for each image, with each artist's nearest work;
     'none of these' when no artist clears the index's threshold."""
-    from artmatch.core import ArtmatchError
+    from artmatch.core import ArtmatchError, write_csv
     run, images = _model_first(paths, 'images')      # before torch loads: a wrong RUN answers at once
     from artmatch.attribute import attribute
-    from artmatch.core import write_csv
     ranking = attribute(model=run, index=index, images=images, top=top, by=by, method=method, bs=bs)
     _print_ranking(ranking)
     if out is not None:

@@ -12,7 +12,7 @@ from fastai.vision.all import PILImage
 from .core import ArtmatchError, write_csv, replacing, write_json
 from .pairs import read_prepared
 from .blocks import ArtPair, ArtCrop
-from .scoring import embed_images, score_embedded, p_same, SCORE_METHODS
+from .scoring import embed_images, score_embedded, p_same, method_threshold, SCORE_METHODS
 
 # %% auto #0
 __all__ = ['choose_threshold', 'pair_metrics', 'plot_curves', 'plot_confident_pairs', 'pair_paths', 'embed_pairs',
@@ -126,7 +126,7 @@ def evaluate_model(model, data, split:str='test', methods:list[str]|None=None, o
     for method in methods:
         test_scores = score_embedded(model, emb, t1, t2, method)
         threshold = choose_threshold(valid.same, score_embedded(model, emb, v1, v2, method)) if len(valid) \
-                    else thresholds.get(method, 0.5)
+                    else method_threshold(model, method)
         probability, at_threshold = p_same(model, method, test_scores), p_same(model, method, [threshold])
         # threshold: on the method's score (a cosine, a probability); p_same_threshold: the same, as P(same artist)
         rows[method] = dict(pair_metrics(test.same, test_scores, threshold),

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import ArtmatchError, check_file, check_pairs_csv, replacing
 from .data import IMAGE_SUFFIXES, image_files
-from .scoring import embed_images, score_embedded, check_method, PairScorer, score_ids, p_same, artist_probabilities
+from .scoring import (embed_images, score_embedded, check_method, PairScorer, score_ids, p_same, artist_probabilities,
+    method_threshold)
 from .export import load_model
 
 # %% auto #0
@@ -25,7 +26,7 @@ def predict_pair(model, image_a, image_b, method:str|None=None) -> dict:
     emb = embed_images(model, [image_a, image_b])
     if emb.errors: raise ArtmatchError(next(iter(emb.errors.values())))
     score = float(score_embedded(model, emb, [image_a], [image_b], method)[0])
-    threshold = model.config.get('thresholds', {}).get(method, 0.5)
+    threshold = method_threshold(model, method)
     probability = p_same(model, method, [score, threshold])
     name = 'score' if probability is None else 'p_same'
     if probability is not None: score, threshold = (float(p) for p in probability)
@@ -80,7 +81,7 @@ def score_csv(model, pairs_csv, out, images=None, method:str|None=None, bs:int=6
 def _write_scores(model, method:str, emb, errors:dict, chunks, out:Path, indexed:bool) -> tuple[int, int]:
     """Score each (rows, `a`, `b`) of `chunks` (image numbers in `emb`, -1: none) into `out`,
     a submission if `indexed`, and the skipped list."""
-    scorer, fill = PairScorer(model, emb, method), model.config.get('thresholds', {}).get(method, 0.5)
+    scorer, fill = PairScorer(model, emb, method), method_threshold(model, method)
     fill_p = p_same(model, method, [fill])
     column = 'score' if fill_p is None else 'p_same'     # P(same artist) where the model has it
     counts = np.zeros(2, dtype=np.int64)

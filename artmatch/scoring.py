@@ -17,7 +17,7 @@ from .models import embedding_vectors, artist_probs
 # %% auto #0
 __all__ = ['SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'embed_images', 'check_method',
            'concat_projections', 'DotScores', 'SameLabel', 'HeadScores', 'ConcatScores', 'PairScorer', 'score_ids',
-           'score_embedded', 'score_pairs', 'score_feature', 'artist_probabilities', 'p_same']
+           'score_embedded', 'score_pairs', 'score_feature', 'artist_probabilities', 'method_threshold', 'p_same']
 
 # %% ../nbs/09_scoring.ipynb #7293d063
 class WorkImages(Dataset):
@@ -224,6 +224,10 @@ def artist_probabilities(model, emb:Embeddings) -> torch.Tensor|None:
     n = len(model.config.get('artists') or [])
     if emb.embeddings is None or not n: return None
     return (emb.embeddings[:, -n:].double() * 2 ** 0.5) ** 2
+
+def method_threshold(model, method:str) -> float:
+    "The threshold on `method`'s score that training chose on validation pairs (0.5 where the model has none)."
+    return model.config.get('thresholds', {}).get(method, 0.5)
 
 def p_same(model, method:str, scores) -> np.ndarray|None:
     """P(same artist) of pairs with these `method` `scores`, for a pair as likely to be by one artist as not;
