@@ -140,6 +140,6 @@ def choose_artists(works:pd.DataFrame, n:int|None=None, min_works:int=2, max_wor
     if n is None: n = len(ok)
     if n > len(ok):
         raise ArtmatchError(f"artists={n}: only {len(ok)} artists pass the filters "
-                            "(--min-works, --max-works, --styles, --both-splits); ask for fewer or relax them")
+                            "(`min_works`, `max_works`, `styles`, `both_splits`); ask for fewer or relax them")
     chosen = set(np.random.default_rng(seed).choice(ok, n, replace=False)) if n < len(ok) else set(ok)
     return works[works.artist.isin(chosen)].reset_index(drop=True)

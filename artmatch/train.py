@@ -326,7 +326,8 @@ def _verification(model, emb, data:Path) -> dict:
         return calibrate_verification(model,
                                       embedded_works(emb, works.assign(image=[str(data/p) for p in works.image])))
     except ArtmatchError as e:
-        warnings.warn(f"verification against a set of works (`predict --against`) will not work with this model: {e}")
+        warnings.warn("verification against a set of works (`verify`, and the command line's `predict --against`) "
+                      f"will not work with this model: {e}")
         return {}
 
 def _finish(out:Path, model, data:Path, run:RunSettings, frozen:bool, lr:float, note:str|None) -> pd.DataFrame:
