@@ -27,7 +27,9 @@ if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_require
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
-app_requirements = shlex.split(cfg.get('app_requirements', ''))
+explain_requirements = shlex.split(cfg.get('explain_requirements', ''))
+# the page shows explanations
+app_requirements = shlex.split(cfg.get('app_requirements', '')) + explain_requirements
 
 setuptools.setup(
     name = cfg['lib_name'],
@@ -42,7 +44,7 @@ setuptools.setup(
     include_package_data = True,
     package_data = {cfg['lib_name']: ['sample/*.md', 'sample/*.csv', 'sample/images/*/*.jpg', 'ready_model/*']},
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements + app_requirements, 'app': app_requirements },
+    extras_require={ 'dev': dev_requirements + app_requirements, 'app': app_requirements, 'explain': explain_requirements },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

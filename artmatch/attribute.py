@@ -17,7 +17,7 @@ from .evaluate import choose_threshold
 from .index import WorkIndex, load_index, model_and_folder
 
 # %% auto #0
-__all__ = ['STEP', 'prototypes', 'artist_scores', 'held_out_scores', 'none_threshold', 'rank_artists', 'attribute',
+__all__ = ['STEP', 'prototypes', 'artist_scores', 'held_out_scores', 'none_threshold', 'rank_artists', 'attribute', 'verdict',
            'nearest_works', 'show_nearest', 'verify']
 
 # %% ../nbs/15_attribute.ipynb #ea9a8d93
@@ -169,6 +169,13 @@ def attribute(model, index, images, top:int=5, by:str='prototype', method:str|No
     ranking = ranking.assign(match=ranking.match.astype('boolean').fillna(False).astype(bool))
     ranking.attrs.update(method=method, threshold=threshold)
     return ranking
+
+def verdict(rows:pd.DataFrame, threshold:float) -> str:
+    "One sentence on one image's ranked `rows`: the best artist if it clears `threshold`, else none of these."
+    best = rows.iloc[0]
+    if rows.match.any(): return f"{best.artist} is the likely artist (score {best.score:.4f})."
+    return (f"None of these: no artist of the collection clears its threshold ({threshold:.4f}); "
+            f"the closest is {best.artist} (score {best.score:.4f}).")
 
 # %% ../nbs/15_attribute.ipynb #dcf06c54
 def nearest_works(model, index, images, top:int=5, method:str|None=None, bs:int=64) -> pd.DataFrame:

@@ -11,9 +11,10 @@ from unittest.mock import patch
 import pandas as pd
 
 # %% auto #0
-__all__ = ['ArtmatchError', 'ready_model_path', 'is_model_folder', 'check_model_folder', 'check_file', 'check_pairs_csv',
-           'check_training_options', 'replacing', 'write_csv', 'write_json', 'weights_hash', 'file_stamp',
-           'quiet_progress_bars', 'broadcast_on_loader_device', 'with_body']
+__all__ = ['PICTURE_FORMATS', 'ArtmatchError', 'ready_model_path', 'is_model_folder', 'check_model_folder', 'check_file',
+           'check_pairs_csv', 'check_picture_path', 'check_training_options', 'replacing', 'write_csv', 'write_json',
+           'write_image', 'weights_hash', 'file_stamp', 'quiet_progress_bars', 'broadcast_on_loader_device',
+           'with_body']
 
 # %% ../nbs/00_core.ipynb #003a1a7d
 class ArtmatchError(ValueError):
@@ -57,6 +58,17 @@ def check_pairs_csv(path) -> list[str]:
                                     "a pairs CSV needs image1 and image2")
     return columns
 
+PICTURE_FORMATS = {'.png': 'PNG', '.jpg': 'JPEG', '.jpeg': 'JPEG'}
+
+def check_picture_path(path, inputs=()) -> Path:
+    "`path`, checked as a picture to write: a .png or .jpg name, and none of the images `inputs` it is made from."
+    path = Path(path).expanduser()
+    if path.suffix.lower() not in PICTURE_FORMATS:
+        raise ArtmatchError(f"{path}: give a picture name ending in .png or .jpg")
+    if any(path.resolve() == Path(p).expanduser().resolve() for p in inputs):
+        raise ArtmatchError(f"{path}: one of the images it explains, which would be overwritten; give another name")
+    return path
+
 def check_training_options(size:int, bs:int, epochs:int, freeze_epochs:int, views:int, lr) -> None:
     "A one-line error for a training option out of range."
     for name, value, least in [('size', size, 16), ('bs', bs, 2), ('epochs', epochs, 0),
@@ -86,6 +98,12 @@ def write_csv(df:pd.DataFrame, path) -> None:
 def write_json(obj, path) -> None:
     "Write `obj` as indented JSON to `path`, atomically."
     with replacing(path) as part: part.write_text(json.dumps(obj, indent=2, default=float) + '\n')
+
+def write_image(image, path) -> None:
+    "Write the PIL `image` to `path` (`check_picture_path`: PNG or JPEG by its suffix), atomically."
+    path = check_picture_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(path) as part: image.save(part, format=PICTURE_FORMATS[path.suffix.lower()])
 
 # %% ../nbs/00_core.ipynb #9c245eb7
 def weights_hash(settings:list, state_dict:dict) -> str:

@@ -15,9 +15,10 @@ from .blocks import ArtCrop
 from .models import embedding_vectors, artist_probs
 
 # %% auto #0
-__all__ = ['SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'embed_images', 'check_method',
-           'concat_projections', 'DotScores', 'SameLabel', 'HeadScores', 'ConcatScores', 'PairScorer', 'score_ids',
-           'score_embedded', 'score_pairs', 'score_feature', 'artist_probabilities', 'method_threshold', 'p_same']
+__all__ = ['SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'head_vectors', 'embed_images',
+           'check_method', 'concat_projections', 'DotScores', 'SameLabel', 'HeadScores', 'ConcatScores', 'build_scorer',
+           'PairScorer', 'score_ids', 'score_embedded', 'score_pairs', 'score_feature', 'artist_probabilities',
+           'method_threshold', 'p_same']
 
 # %% ../nbs/09_scoring.ipynb #7293d063
 class WorkImages(Dataset):
@@ -27,10 +28,13 @@ class WorkImages(Dataset):
         self.paths, self.crop, self.split_idx = list(paths), ArtCrop(size), 0 if augment else 1
         self.mean, self.std = (torch.tensor(s).view(3, 1, 1) for s in stats)
     def __len__(self): return len(self.paths)
+    def image(self, i) -> PILImage:
+        "The part of image `i` that the model sees (an `ArtmatchError` if it cannot be read)."
+        return self.crop(PILImage(open_image(self.paths[i], draft_size=self.crop.short)), split_idx=self.split_idx)
     def __getitem__(self, i):
-        try: im = open_image(self.paths[i], draft_size=self.crop.short)
+        try: im = self.image(i)
         except ArtmatchError as e: return torch.zeros(3, self.crop.size, self.crop.size), str(e)
-        x = torch.from_numpy(np.array(self.crop(PILImage(im), split_idx=self.split_idx))).permute(2, 0, 1).float() / 255
+        x = torch.from_numpy(np.array(im)).permute(2, 0, 1).float() / 255
         return (x - self.mean) / self.std, ''
 
 # %% ../nbs/09_scoring.ipynb #c0e099e1
@@ -49,6 +53,20 @@ class Embeddings:
         return Embeddings([self.paths[i] for i in rows.tolist()], pick(self.features), pick(self.probs), {},
                           pick(self.embeddings))
 
+def head_vectors(model, features:torch.Tensor) -> tuple[torch.Tensor|None, torch.Tensor|None]:
+    """From body `features`: a classifier's artist probabilities and an embedding's unit vectors
+    (None where the approach has none)."""
+    cfg = model.config
+    if cfg['approach'] == 'siamese': return None, None
+    out = model.head(features).float()
+    if cfg['approach'] == 'embedding': return None, embedding_vectors(out, len(cfg['artists'] or []))
+    return artist_probs(out, cfg['head']), None
+
+def _work_vectors(model, x:torch.Tensor) -> list:
+    "The body's features of the batch `x` (and of its mirror image, averaged, if the config says `tta`), then `head_vectors`."
+    features = (model.body(x) + model.body(x.flip(-1))) / 2 if model.config.get('tta') else model.body(x)
+    return [features, *head_vectors(model, features)]
+
 @torch.no_grad()
 def embed_images(model, paths, bs:int=64, num_workers:int=0, augment:bool=False) -> Embeddings:
     """Run `model`'s body (and head) once on each of `paths`
@@ -58,21 +76,16 @@ def embed_images(model, paths, bs:int=64, num_workers:int=0, augment:bool=False)
     dl = DataLoader(WorkImages(paths, cfg['size'], cfg['stats'], augment), batch_size=bs, num_workers=num_workers)
     device = next(model.parameters()).device
     model.eval()
-    features, outputs, errors = [], [], {}
+    batches, errors = [], {}
+    kept = lambda vectors: [None if v is None else v.float().cpu() for v in vectors]
     # one batch (a pair, a page): quiet
     for b, (x, err) in enumerate(progress_bar(dl, leave=False, display=len(dl) > 1)):
-        x = x.to(device)
-        batch_features = (model.body(x) + model.body(x.flip(-1))) / 2 if cfg.get('tta') else model.body(x)
-        features.append(batch_features.float().cpu())
-        if cfg['approach'] != 'siamese': outputs.append(model.head(batch_features).float().cpu())
+        batches.append(kept(_work_vectors(model, x.to(device))))
         errors.update({paths[b * bs + k]: e for k, e in enumerate(err) if e})
-    features = torch.cat(features) if features else torch.zeros(0, cfg['n_features'])
-    if cfg['approach'] == 'siamese': return Embeddings(paths, features, None, errors)
-    outputs = torch.cat(outputs) if outputs else torch.zeros(0, len(cfg['artists'] or []))
-    if cfg['approach'] == 'embedding':
-        return Embeddings(paths, features, None, errors,
-                          embeddings=embedding_vectors(outputs, len(cfg['artists'] or [])))
-    return Embeddings(paths, features, artist_probs(outputs, cfg['head']), errors)
+    if not batches:        # no image: vectors of the right widths, none long
+        batches = [kept(_work_vectors(model, torch.zeros(0, 3, cfg['size'], cfg['size'], device=device)))]
+    features, probs, embeddings = [None if v[0] is None else torch.cat(v) for v in zip(*batches)]
+    return Embeddings(paths, features, probs, errors, embeddings)
 
 # %% ../nbs/09_scoring.ipynb #a367cfe9
 SCORE_METHODS = {'siamese': ['siamese'], 'classifier': ['softmax_dot', 'argmax', 'cosine'], 'embedding': ['cosine']}
@@ -152,13 +165,17 @@ SCORERS = {   # (method, Siamese head or None): how to build the scorer from the
     ('siamese', 'symmetric'): lambda model, emb, calibration: HeadScores(_siamese_head(model), emb.features),
 }
 
+def build_scorer(model, emb:Embeddings, method:str):
+    """The scorer of `SCORERS` for `method` over the images of `emb`
+    (differentiable where its vectors carry gradients, but for `argmax`)."""
+    calibration = model.config.get('calibration', {}).get(method)   # P(same) = sigmoid(a * score + b)
+    return SCORERS[method, model.config['head'] if method == 'siamese' else None](model, emb, calibration)
+
 class PairScorer:
     "Scores of pairs of the images in `emb` by `method`, from per-image vectors computed once: the scorer of `SCORERS`."
     def __init__(self, model, emb:Embeddings, method:str|None=None):
         self.method, self.n = check_method(model, method), len(emb.paths)
-        calibration = model.config.get('calibration', {}).get(self.method)   # P(same) = sigmoid(a * score + b)
-        head = model.config['head'] if self.method == 'siamese' else None
-        with torch.no_grad(): self.scorer = SCORERS[self.method, head](model, emb, calibration)
+        with torch.no_grad(): self.scorer = build_scorer(model, emb, self.method)
         self.dense_fill = self.scorer.dense_fill
 
     @torch.no_grad()

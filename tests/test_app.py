@@ -6,14 +6,19 @@ import pytest
 from artmatch.data import sample_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
-from page_screenshot import CHROMIUM, free_port, upload, text_once    # the README's picture is taken with the same helpers
+from page_screenshot import CHROMIUM, free_port, upload, text_once, image_once    # the README's picture is taken with the same helpers
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no Chromium at {CHROMIUM}: install Debian's chromium "
                                 "(apt-get install chromium, as .ci/run does) or point ARTMATCH_CHROMIUM at a Chromium binary")
 from playwright import sync_api     # the dev extra installs playwright and gradio: a missing one is a broken install, not a skip
 from artmatch.app import serve
 from artmatch.attribute import attribute
+from artmatch.export import load_model
 from artmatch.index import build_index
+import io
+import numpy as np
+from PIL import Image
 from artmatch.predict import predict_pair, describe_pair
+from artmatch.explain import explain_pair, explanation_image, attribution_image
 
 WORKS = sorted((sample_path()/'images').rglob('*.jpg'))
 TIMEOUT_MS = 30_000
@@ -48,6 +53,8 @@ def test_two_works_then_a_corrupt_one(tab, classifier_run, index, tmp_path):
     answer = text_once(tab, 'answer', 'threshold')
     r = predict_pair(model=classifier_run, image_a=a, image_b=b)
     assert answer.strip() == describe_pair(r), answer               # what `artmatch predict` prints, to the 4 decimals shown
+    why = Image.open(io.BytesIO(image_once(tab, 'why')))            # what `artmatch predict --explain` writes
+    assert np.array_equal(np.asarray(why), np.asarray(explanation_image(explain_pair(model=classifier_run, image_a=a, image_b=b))))
     ranking = attribute(model=classifier_run, index=index, images=[a], top=3)   # with an index, the likely artists are attribution's
     shown = text_once(tab, 'artists_a', ranking.artist[0])
     assert ('None of these' in shown) == (not ranking.match.any()), shown     # the verdict of the one-work tab, not a heading
@@ -69,6 +76,9 @@ def test_one_work_against_the_index(tab, classifier_run, index, tmp_path):
     assert ranking.artist[0] in verdict and f"{ranking.score[0]:.4f}" in verdict, verdict
     tab.wait_for_function("document.querySelectorAll('#nearest img').length >= 5")
     assert ranking.artist[1] in tab.inner_text('#ranking')
+    why = Image.open(io.BytesIO(image_once(tab, 'why_one')))         # what `artmatch attribute --explain` writes
+    picture = attribution_image(model=load_model(classifier_run), rows=ranking, threshold=ranking.attrs['threshold'])
+    assert np.array_equal(np.asarray(why), np.asarray(picture))
     tab.screenshot(path=tmp_path/'one_work.png', full_page=True)
     assert (tmp_path/'one_work.png').stat().st_size > 10_000
 

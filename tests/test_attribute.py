@@ -150,7 +150,8 @@ def test_command_line_and_python_agree(trained, imagenet_runs, tmp_path, capsys)
     ranking = A.attribute(model=model, index=tmp_path/'py-index', images=queries, top=2)
     for r in ranking.itertuples():
         assert f"  {r.rank}. {r.artist}: {r.score:.4f}{'  match' if r.match else ''}   nearest: {r.nearest_work} ({r.nearest_score:.4f})" in printed
-    assert printed.count('none of these') == sum(not g.match.any() for _, g in ranking.groupby('image'))
+    for _, rows in ranking.groupby('image'): assert f"  {A.verdict(rows, ranking.attrs['threshold'])}" in printed
+    assert printed.count('None of these') == sum(not g.match.any() for _, g in ranking.groupby('image'))
     artist = test.artist.iloc[0]
     references = index.works.image[index.works.artist == artist].tolist()
     folder = tmp_path/'references'

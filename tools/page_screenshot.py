@@ -2,9 +2,9 @@
 
     python tools/page_screenshot.py        # writes docs/page.png (two works) and docs/page_one_work.png (one work, an index)
 
-Indexes the bundled sample with the ready model (in a temporary folder), serves `artmatch app` on 127.0.0.1, drops two
-works by Hokusai on the two-works tab and one by Sisley on the one-work tab, waits for the real answers and saves a
-screenshot of each. Needs Debian's `chromium` (or ARTMATCH_CHROMIUM) and playwright (the dev extra). The browser test
+Indexes the bundled sample but the Sisley dropped on the one-work tab with the ready model (in a temporary folder), serves `artmatch app` on 127.0.0.1, drops two
+works by Hokusai on the two-works tab and one by Sisley on the one-work tab, waits for the real answers and their
+explanations and saves a screenshot of each. Needs Debian's `chromium` (or ARTMATCH_CHROMIUM) and playwright (the dev extra). The browser test
 (`tests/test_app.py`) drives the page with the same helpers.
 """
 import os, shutil, socket, tempfile
@@ -30,6 +30,12 @@ def text_once(tab, elem_id:str, *any_of:str) -> str:
                           arg=[elem_id, list(any_of)])
     return tab.inner_text(f'#{elem_id}')
 
+def image_once(tab, elem_id:str) -> bytes:
+    "The image that `elem_id` shows, as its file's bytes, once it is shown."
+    tab.wait_for_function("id => { const im = document.querySelector(`#${id} img`); return im && im.naturalWidth > 0; }",
+                          arg=elem_id)
+    return tab.request.get(tab.locator(f'#{elem_id} img').get_attribute('src')).body()
+
 def main(out=Path(__file__).resolve().parents[1]/'docs'):
     from playwright import sync_api
     import pandas as pd
@@ -39,8 +45,12 @@ def main(out=Path(__file__).resolve().parents[1]/'docs'):
     from artmatch.app import serve
     works = pd.read_csv(sample_path()/'labels.csv')
     by = lambda artist, k: sample_path()/works.filename[works.artist == artist].iloc[k]
-    index = Path(tempfile.mkdtemp())/'index'
-    build_index(model=ready_model_path(), collection=sample_path(), out=index)
+    folder = Path(tempfile.mkdtemp())
+    query = by('Alfred Sisley', 2)          # not in the index: the one-work tab shows it against another work
+    collection = works.assign(image=[str(sample_path()/p) for p in works.filename])
+    collection[collection.image != str(query)][['image', 'artist']].to_csv(folder/'collection.csv', index=False)
+    index = folder/'index'
+    build_index(model=ready_model_path(), collection=folder/'collection.csv', out=index)
     port = free_port()
     page = serve(index=index, port=port, block=False)
     out.mkdir(exist_ok=True)
@@ -54,11 +64,13 @@ def main(out=Path(__file__).resolve().parents[1]/'docs'):
             upload(tab, 'upload_b', by('Katsushika Hokusai', 3))
             text_once(tab, 'answer', 'threshold')
             text_once(tab, 'artists_b', 'likely artist', 'None of these')
+            image_once(tab, 'why')
             tab.screenshot(path=str(out/'page.png'), full_page=True)
             tab.get_by_role('tab', name='One work: whose?').click()
-            upload(tab, 'upload_one', by('Alfred Sisley', 2))
+            upload(tab, 'upload_one', query)
             text_once(tab, 'verdict', 'likely artist', 'None of these')
             tab.wait_for_function("document.querySelectorAll('#nearest img').length >= 5")
+            image_once(tab, 'why_one')
             tab.screenshot(path=str(out/'page_one_work.png'), full_page=True)
             browser.close()
     finally: page.close()
