@@ -12,14 +12,14 @@ from .core import ArtmatchError, check_model_folder, ready_model_path, replacing
 from .attribute import attribute, nearest_works, verdict
 from .index import load_index
 from .export import load_model
-from .predict import describe_pair
-from .explain import explain_pair, explanation_image, attribution_image
+from .predict import predict_pair, describe_pair
+from .explain import explain_pair, explanation_image, attribution_image, grad_cam
 from .images import open_image
 from .scoring import embed_images, artist_probabilities
 
 # %% auto #0
 __all__ = ['MAX_UPLOAD_MB', 'THUMBNAIL', 'CONCURRENT', 'read_upload', 'likely_artists', 'pair_answer', 'compare_uploads',
-           'attribute_upload', 'build_page', 'serve']
+           'explain_uploads', 'attribute_upload', 'explain_upload', 'build_page', 'serve']
 
 # %% ../nbs/19_app.ipynb #d3c1f4ef
 MAX_UPLOAD_MB = 50     # larger uploads are refused before they are read
@@ -49,26 +49,32 @@ def likely_artists(model, image, index=None, top:int=3) -> str:
     return (f"likely artist, of the {len(artists)} the model was trained on: "
             + ', '.join(f"{artists[i]} (P {float(probs[i]):.4f})" for i in probs.argsort(descending=True)[:top]))
 
-def pair_answer(model, image_a, image_b) -> tuple[str, Image.Image]:
-    """`predict_pair`'s answer for two image files, as the command line prints it, in bold,
-    and the picture of what drives it (`explain_pair`, as `predict --explain` writes it)."""
-    explanation = explain_pair(model=model, image_a=image_a, image_b=image_b)
-    return f"**{describe_pair(explanation)}**", explanation_image(explanation)
+def pair_answer(model, image_a, image_b) -> str:
+    "`predict_pair`'s answer for two image files, as the command line prints it, in bold."
+    return f"**{describe_pair(predict_pair(model=model, image_a=image_a, image_b=image_b))}**"
 
 def compare_uploads(model, path_a, path_b, index=None) -> tuple:
-    """The answer for two uploads (or what is wrong with them), each one's thumbnail and likely artists
-    (in `index` if given), then the picture of what drives the answer."""
+    """The answer for two uploads (or what is wrong with them), then each one's thumbnail and likely artists
+    (in `index` if given)."""
     shown, problems = [], []
     for side, path in zip('AB', (path_a, path_b)):
         try: shown += [read_upload(path), likely_artists(model, path, index)] if path else [None, '']
         except ArtmatchError as e:
             shown += [None, '']
             problems.append(f"work {side}: {e}")
-    why = None
     if problems: answer = '⚠️ ' + '; '.join(problems)
     elif not (path_a and path_b): answer = "Drop two images, one on each side."
-    else: answer, why = pair_answer(model, path_a, path_b)
-    return answer, *shown, why
+    else: answer = pair_answer(model, path_a, path_b)
+    return answer, *shown
+
+def explain_uploads(model, path_a, path_b) -> Image.Image|None:
+    """The picture of what drives the answer for two uploads (`explain_pair`, as `predict --explain` draws it);
+    None unless both are readable images (the answer says what is wrong)."""
+    if not (path_a and path_b): return None
+    try:
+        for path in (path_a, path_b): read_upload(path)
+    except ArtmatchError: return None
+    return explanation_image(explain_pair(model=model, image_a=path_a, image_b=path_b))
 
 # %% ../nbs/19_app.ipynb #a2d69913
 def _gallery(nearest) -> list[tuple[Image.Image, str]]:
@@ -80,18 +86,26 @@ def _gallery(nearest) -> list[tuple[Image.Image, str]]:
     return shown
 
 def attribute_upload(model, index, path, top:int=5) -> tuple:
-    """The verdict for one upload against `index` (or what is wrong with it), its ranked artists,
-    its nearest works' thumbnails and the picture of it against its top artist's nearest work (`attribution_image`)."""
-    if not path: return "Drop one image.", None, None, [], None
+    """The verdict for one upload against `index` (or what is wrong with it), its ranked artists
+    and its nearest works' thumbnails."""
+    if not path: return "Drop one image.", None, None, []
     try: thumb = read_upload(path)
-    except ArtmatchError as e: return f"⚠️ {e}", None, None, [], None
+    except ArtmatchError as e: return f"⚠️ {e}", None, None, []
     ranking = attribute(model, index, [path], top)
     table = (ranking[['rank', 'artist', 'score']].round(4)
              .assign(nearest_work=[Path(w).name for w in ranking.nearest_work]))
-    try: why = attribution_image(model, ranking, ranking.attrs['threshold'], ranking.attrs['method'])
-    except ArtmatchError: why = None      # the nearest work moved since it was indexed: the table still names it
     return (f"**{verdict(ranking, ranking.attrs['threshold'])}**", thumb, table,
-            _gallery(nearest_works(model, index, [path], top)), why)
+            _gallery(nearest_works(model, index, [path], top)))
+
+def explain_upload(model, index, path) -> Image.Image|None:
+    """The picture of one upload against the nearest work of its top artist in `index`, under the verdict
+    (`attribution_image`, as `attribute --explain` draws it); None for an unreadable upload or a nearest work gone."""
+    if not path: return None
+    try:
+        read_upload(path)
+        ranking = attribute(model, index, [path], top=1)
+        return attribution_image(model, ranking, ranking.attrs['threshold'], ranking.attrs['method'])
+    except ArtmatchError: return None     # the verdict says what is wrong with the upload; the table names the work
 
 # %% ../nbs/19_app.ipynb #c96579a2
 def _gradio():
@@ -124,14 +138,18 @@ def _images_as_files(handler, folder:Path):
         if isinstance(value, list): return [(as_file(image), caption) for image, caption in value]
         return value
     @wraps(handler)
-    def handle(*args): return tuple(as_file(value) for value in handler(*args))
+    def handle(*args):
+        values = handler(*args)
+        return tuple(as_file(value) for value in values) if isinstance(values, tuple) else as_file(values)
     return handle
 
 CONCURRENT = 4   # requests the page serves at once (Gradio's queue); more wait their turn
 _QUEUED = dict(concurrency_id='model', concurrency_limit=CONCURRENT, trigger_mode='always_last')
+_EXPLAINED = dict(concurrency_id='model', concurrency_limit=CONCURRENT)     # one queue with the answers
 
 def _pair_tab(gr, model, index, thumbnails:Path) -> None:
-    "Two works side by side, each shown under where it was dropped with its likely artists, the answer under both."
+    """Two works side by side, each shown under where it was dropped with its likely artists, the answer under both;
+    then, as a second step that never delays the answer, the picture of what drives it."""
     uploads, shown = [], []
     with gr.Row():
         for side in 'ab':
@@ -143,13 +161,16 @@ def _pair_tab(gr, model, index, thumbnails:Path) -> None:
     answer = gr.Markdown("Drop two images, one on each side.", elem_id='answer')
     why = gr.Image(label="why: the regions of each work that raise the score most", show_label=False,
                    interactive=False, elem_id='why')
-    for side, upload in zip('ab', uploads):      # one endpoint for scripts (gradio_client): /compare
-        upload.change(_images_as_files(partial(compare_uploads, model, index=index), thumbnails), uploads,
-                      [answer, *shown[0], *shown[1], why], api_name='compare',
-                      api_visibility='public' if side == 'a' else 'private', **_QUEUED)
+    for side, upload in zip('ab', uploads):      # one endpoint each for scripts (gradio_client): /compare, /explain
+        public = 'public' if side == 'a' else 'private'
+        (upload.change(_images_as_files(partial(compare_uploads, model, index=index), thumbnails), uploads,
+                       [answer, *shown[0], *shown[1]], api_name='compare', api_visibility=public, **_QUEUED)
+               .then(_images_as_files(partial(explain_uploads, model), thumbnails), uploads, why,
+                     api_name='explain', api_visibility=public, **_EXPLAINED))
 
 def _attribute_tab(gr, model, index, thumbnails:Path) -> None:
-    "One upload, its verdict, thumbnail and ranked artists, then its nearest works in the collection."
+    """One upload, its verdict, thumbnail and ranked artists, then its nearest works in the collection;
+    then, as a second step, the picture of it against its top artist's nearest work."""
     with gr.Row():
         upload = gr.File(label="work", elem_id='upload_one')
         thumb = gr.Image(label="work", interactive=False, height=THUMBNAIL, elem_id='thumb_one')
@@ -158,13 +179,16 @@ def _attribute_tab(gr, model, index, thumbnails:Path) -> None:
     gallery = gr.Gallery(label="nearest works", columns=5, height='auto', elem_id='nearest')
     why = gr.Image(label="why: the work against the nearest work of its top artist", show_label=False,
                    interactive=False, elem_id='why_one')
-    upload.change(_images_as_files(partial(attribute_upload, model, index), thumbnails), upload,
-                  [answer, thumb, table, gallery, why], api_name='attribute', **_QUEUED)
+    (upload.change(_images_as_files(partial(attribute_upload, model, index), thumbnails), upload,
+                   [answer, thumb, table, gallery], api_name='attribute', **_QUEUED)
+           .then(_images_as_files(partial(explain_upload, model, index), thumbnails), upload, why,
+                 api_name='explain_attribution', **_EXPLAINED))
 
 def build_page(model, index=None, model_name:str='the ready WikiArt model'):
     """The Gradio page of `model` (called `model_name`): two works compared;
     with a `WorkIndex`, also one work attributed against its collection."""
     gr = _gradio()
+    grad_cam()         # every answer shows its explanation: a broken install is told now, not at the first upload
     thumbnails = tempfile.TemporaryDirectory(prefix='artmatch-page-')     # removed with the page (or at exit)
     with gr.Blocks(title='artmatch', analytics_enabled=False) as page:
         page.thumbnails, folder = thumbnails, Path(thumbnails.name)

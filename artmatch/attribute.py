@@ -171,7 +171,8 @@ def attribute(model, index, images, top:int=5, by:str='prototype', method:str|No
     return ranking
 
 def verdict(rows:pd.DataFrame, threshold:float) -> str:
-    "One sentence on one image's ranked `rows`: the best artist if it clears `threshold`, else none of these."
+    """One sentence on one image's ranked `rows`: the best artist if it matches (`rows.match`), else none of these;
+    `threshold`, the one `match` was decided at, is quoted."""
     best = rows.iloc[0]
     if rows.match.any(): return f"{best.artist} is the likely artist (score {best.score:.4f})."
     return (f"None of these: no artist of the collection clears its threshold ({threshold:.4f}); "

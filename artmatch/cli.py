@@ -48,6 +48,7 @@ class Approach(str, Enum):
 class Pooling(str, Enum):
     style = 'style'
     final = 'final'
+    covariance = 'covariance'
 
 def _table(df) -> None:
     "Print `df` with 4 decimals; counts stay integers."
@@ -135,7 +136,8 @@ def train_cmd(
     freeze_epochs:int=typer.Option(50, help="Most epochs of the head stage (body frozen, features cached); "
         "it stops when the validation pair AUC has not improved for 10 epochs and keeps its best epoch."),
     pooling:Pooling=typer.Option(Pooling.style, help="'style': mean and spread of every stage's features (default); "
-        "'final': the backbone's last features only."),
+        "'final': the backbone's last features only; 'covariance': style and the channel covariance of the two middle "
+        "stages (an embedding's metric half alone sees it)."),
     tta:bool=typer.Option(False, '--tta', help="Average each image's features with its mirror image's "
         "(training, thresholds and every later score)."),
     lr:str=typer.Option('auto', help="Learning rate, or 'auto' to use lr_find's suggestion (its plot is saved)."),
@@ -208,7 +210,7 @@ def predict_cmd(
         "with maps of the regions that raise their score most (needs artmatch[explain])."),
 ):
     "Say whether two artworks are by the same artist, or whether an artwork is by the artist of a set of works."
-    from artmatch.core import ArtmatchError, check_file, check_picture_path
+    from artmatch.core import ArtmatchError, check_file, check_picture_path, check_explainable
     run, images = _model_first(paths, 'images', most=2)      # before torch loads: a wrong RUN answers at once
     image_a, image_b = images[0], images[1] if len(images) == 2 else None
     if (image_b is not None) + (against is not None) + (artist is not None) != 1:
@@ -216,7 +218,8 @@ def predict_cmd(
     for image in images: check_file(image)
     if explain is not None:
         if image_b is None: raise ArtmatchError("--explain explains a pair: give IMAGE_B")
-        check_picture_path(explain, images)
+        check_picture_path(path=explain, inputs=images)
+        check_explainable(method=method)
     if (artist is None) != (index is None):
         raise ArtmatchError("--artist and --index go together: an artist of an index made by `artmatch index`")
     if image_b is None:
@@ -234,7 +237,7 @@ def predict_cmd(
         from artmatch.core import write_image
         from artmatch.explain import explain_pair, explanation_image
         prediction = explain_pair(model=run, image_a=image_a, image_b=image_b, method=method)   # predict_pair's, and maps
-        write_image(explanation_image(prediction), explain)
+        write_image(image=explanation_image(explanation=prediction), path=explain)
     typer.echo(describe_pair(prediction))
     if 'artist_a' in prediction:
         typer.echo(f"likely artist, of those the model was trained on: {image_a.name}: {prediction['artist_a']} "
@@ -305,7 +308,7 @@ def _print_ranking(ranking) -> None:
         for r in rows.itertuples():
             typer.echo(f"  {r.rank}. {r.artist}: {r.score:.4f}{'  match' if r.match else ''}   "
                        f"nearest: {r.nearest_work} ({r.nearest_score:.4f})")
-        typer.echo(f"  {verdict(rows, ranking.attrs['threshold'])}")
+        typer.echo(f"  {verdict(rows=rows, threshold=ranking.attrs['threshold'])}")
 
 @app.command('attribute')
 def attribute_cmd(
@@ -326,19 +329,20 @@ def attribute_cmd(
 ):
     """Rank the artists of an index for each image, with each artist's nearest work;
     'none of these' when no artist clears the index's threshold."""
-    from artmatch.core import ArtmatchError, write_csv
+    from artmatch.core import ArtmatchError, write_csv, check_explainable, check_picture_folder
     run, images = _model_first(paths, 'images')      # before torch loads: a wrong RUN answers at once
-    from artmatch.export import load_model
+    if explain is not None:
+        check_picture_folder(path=explain)
+        check_explainable(method=method)
     from artmatch.attribute import attribute
-    model = load_model(path=run)      # once, for the ranking and its explanations
-    ranking = attribute(model=model, index=index, images=images, top=top, by=by, method=method, bs=bs)
+    ranking = attribute(model=run, index=index, images=images, top=top, by=by, method=method, bs=bs)
     _print_ranking(ranking)
     if out is not None:
         write_csv(ranking, out)
         typer.echo(f"wrote {out}")
     if explain is not None and not ranking.error.astype(bool).all():
         from artmatch.explain import explain_ranking
-        written = explain_ranking(model=model, ranking=ranking, folder=explain)
+        written = explain_ranking(model=run, ranking=ranking, folder=explain)
         for r in written[written.error == ''].itertuples(): typer.echo(f"wrote {r.explanation}: explains {r.image}")
         for r in written[written.error != ''].itertuples(): typer.echo(f"not explained: {r.error}")
     if ranking.error.astype(bool).all():

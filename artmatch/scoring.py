@@ -31,11 +31,12 @@ class WorkImages(Dataset):
     def image(self, i) -> PILImage:
         "The part of image `i` that the model sees (an `ArtmatchError` if it cannot be read)."
         return self.crop(PILImage(open_image(self.paths[i], draft_size=self.crop.short)), split_idx=self.split_idx)
+    def tensor(self, im) -> torch.Tensor:
+        "The crop `im` (from `image`) as the model's input: channels first, normalised."
+        return (torch.from_numpy(np.array(im)).permute(2, 0, 1).float() / 255 - self.mean) / self.std
     def __getitem__(self, i):
-        try: im = self.image(i)
+        try: return self.tensor(self.image(i)), ''
         except ArtmatchError as e: return torch.zeros(3, self.crop.size, self.crop.size), str(e)
-        x = torch.from_numpy(np.array(im)).permute(2, 0, 1).float() / 255
-        return (x - self.mean) / self.std, ''
 
 # %% ../nbs/09_scoring.ipynb #c0e099e1
 class Embeddings:
@@ -155,14 +156,16 @@ def _calibrated(calibration):
 
 def _unit(emb:Embeddings) -> torch.Tensor:
     return F.normalize(emb.features if emb.embeddings is None else emb.embeddings, dim=1)
-def _siamese_head(model): return copy.deepcopy(model.head).cpu().float().eval()    # the features are on the CPU
+def _siamese_head(model, emb:Embeddings):
+    "A copy of the Siamese head, on the device of the features (the CPU's, but while explaining)."
+    return copy.deepcopy(model.head).to(emb.features.device).float().eval()
 
 SCORERS = {   # (method, Siamese head or None): how to build the scorer from the model and the embedded images
     ('cosine', None): lambda model, emb, calibration: DotScores(_unit(emb), _calibrated(calibration)),
     ('softmax_dot', None): lambda model, emb, calibration: DotScores(emb.probs, _calibrated(calibration)),
     ('argmax', None): lambda model, emb, calibration: SameLabel(emb.probs.argmax(1)),
-    ('siamese', 'concat'): lambda model, emb, calibration: ConcatScores(_siamese_head(model), emb.features),
-    ('siamese', 'symmetric'): lambda model, emb, calibration: HeadScores(_siamese_head(model), emb.features),
+    ('siamese', 'concat'): lambda model, emb, calibration: ConcatScores(_siamese_head(model, emb), emb.features),
+    ('siamese', 'symmetric'): lambda model, emb, calibration: HeadScores(_siamese_head(model, emb), emb.features),
 }
 
 def build_scorer(model, emb:Embeddings, method:str):

@@ -17,7 +17,6 @@ nearest work, the ranking given), on this machine's cores (2 torch threads unles
 import argparse, os, platform, statistics, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from PIL import Image
 import pytorch_grad_cam
 from artmatch.core import quiet_progress_bars
 from artmatch.data import sample_path
@@ -26,6 +25,7 @@ from artmatch.predict import predict_pair
 from artmatch.attribute import attribute
 from artmatch.index import build_index
 import artmatch.explain as E
+from artmatch.explain import composite_work
 
 SHARED = Path(__file__).resolve().parents[2]/'shared'/'data'/'artworks'
 MAPS = {'Grad-CAM (artmatch)': pytorch_grad_cam.GradCAM, 'HiResCAM': pytorch_grad_cam.HiResCAM}
@@ -33,13 +33,6 @@ MAPS = {'Grad-CAM (artmatch)': pytorch_grad_cam.GradCAM, 'HiResCAM': pytorch_gra
 def works_by_artist(root:Path) -> dict:
     labels = pd.read_csv(root/'labels.csv')
     return {a: [root/p for p in g.filename] for a, g in labels.groupby('artist', sort=True)}
-
-def composite(left, right, out) -> Path:
-    halves = [Image.open(p).convert('RGB').resize((224, 224)) for p in (left, right)]
-    work = halves[1].copy()
-    work.paste(halves[0].crop((0, 0, 112, 224)), (0, 0))
-    work.save(out)
-    return out
 
 def interval(x, rng, n=2000) -> tuple:
     means = [rng.choice(x, len(x)).mean() for _ in range(n)]
@@ -52,18 +45,19 @@ def composites_table(model, works:dict, n:int, folder:Path, seed:int) -> str:
     for k in range(n):
         a, b = rng.choice(artists, 2, replace=False)
         wa, wb = rng.choice(len(works[a]), 2, replace=False), rng.choice(len(works[b]), 2, replace=False)
-        cases.append((composite(works[a][wa[0]], works[b][wb[0]], folder/f'composite-{k}.png'), works[a][wa[1]], works[b][wb[1]]))
+        composite_work(works[a][wa[0]], works[b][wb[0]]).save(folder/f'composite-{k}.png')
+        cases.append((folder/f'composite-{k}.png', works[a][wa[1]], works[b][wb[1]]))
     rows = ["| maps | composites | left half's share against A | against B | share A > 60 % | share B < 40 % | A > B |",
             "|---|---|---|---|---|---|---|"]
     shares = {}
     for name, cam in MAPS.items():
-        E._grad_cam = lambda cam=cam: cam            # the benchmark's comparison only: artmatch itself uses Grad-CAM
+        E.grad_cam = lambda cam=cam: cam            # the benchmark's comparison only: artmatch itself uses Grad-CAM
         shares[name] = s = np.array([[(m := E.explain_pair(model, work, other)['maps'][0])[:, :112].sum() / m.sum()
                                       for other in (same, different)] for work, same, different in cases])
         (ma, la, ha), (mb, lb, hb) = interval(s[:, 0], rng), interval(s[:, 1], rng)
         rows.append(f"| {name} | {n} | {ma:.3f} ({la:.3f}-{ha:.3f}) | {mb:.3f} ({lb:.3f}-{hb:.3f}) | "
                     f"{(s[:, 0] > 0.6).mean():.0%} | {(s[:, 1] < 0.4).mean():.0%} | {(s[:, 0] > s[:, 1]).mean():.0%} |")
-    E._grad_cam = lambda: pytorch_grad_cam.GradCAM
+    E.grad_cam = lambda: pytorch_grad_cam.GradCAM
     first, *others = MAPS
     for name in others:      # the same composites: a paired difference
         d = shares[first] - shares[name]

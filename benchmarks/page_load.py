@@ -6,14 +6,17 @@
 Starts `artmatch app` (`serve`) in this process on a free port of 127.0.0.1, warms it up with one request per client at
 once, then runs CLIENTS threads at once,
 each with its own `gradio_client.Client` sending REQUESTS pairs of the bundled sample's works to the page's `/compare`
-endpoint, the same calls a browser's uploads make, and one truncated JPEG. Every answer is compared with `predict_pair`'s,
-as `describe_pair` prints it to 4 decimals; a corrupt upload's right answer is artmatch's message. Prints the count of
-failed or wrong answers, p50 and p95 latency, requests per second, and the resident memory of the process (server and
-clients) after warm-up and at the end, each read after freed heap memory is handed back (`release_freed_memory`).
+endpoint and then to `/explain` (the picture, which a browser asks for once the answer is shown), the same calls a
+browser's uploads make, and one truncated JPEG. Every answer is compared with `predict_pair`'s, as `describe_pair` prints
+it to 4 decimals, and every picture must be a readable image; a corrupt upload's right answer is artmatch's message and no
+picture. Prints the count of failed or wrong answers, p50 and p95 latency of the answer and of the picture after it,
+requests per second, and the resident memory of the process (server and clients) after warm-up and at the end, each read
+after freed heap memory is handed back (`release_freed_memory`).
 """
 import argparse, random, socket, statistics, tempfile, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from PIL import Image
 from artmatch.data import sample_path
 from artmatch.app import serve, CONCURRENT
 from artmatch.export import load_model
@@ -46,29 +49,37 @@ def load_test(run, clients:int, requests:int, timeout:float=120.0, seed:int=0, t
     page = serve(run=run, port=port, block=False)
     url = f'http://127.0.0.1:{port}/'
     try:
-        latencies, wrong, lock = [], [], threading.Lock()
+        latencies, pictured, wrong, lock = [], [], [], threading.Lock()
         def client(job):
             c = Client(url, verbose=False, download_files=tempfile.mkdtemp() if thumbnails else False)
             for a, b in job:
                 start = time.time()
                 try: answer = c.submit(handle_file(str(a)), handle_file(str(b)), api_name='/compare').result(timeout=timeout)[0]
                 except Exception as e: answer = f"request failed: {type(e).__name__}: {e}"
+                answered = time.time()
+                try:
+                    picture = c.submit(handle_file(str(a)), handle_file(str(b)), api_name='/explain').result(timeout=timeout)
+                    drawn = (picture is None) if b == corrupt else (picture is not None and
+                                                                    (not thumbnails or Image.open(picture).width > 0))
+                except Exception as e: drawn, answer = False, f"{answer}; picture failed: {type(e).__name__}: {e}"
                 ok = answer.startswith('⚠️ work B: corrupt.jpg: cannot decode') if b == corrupt else answer == expected[(a, b)]
                 with lock:
-                    latencies.append(time.time() - start)
-                    if not ok: wrong.append((a.name, b.name, answer))
+                    latencies.append(answered - start)
+                    pictured.append(time.time() - answered)
+                    if not (ok and drawn): wrong.append((a.name, b.name, answer))
         with ThreadPoolExecutor(clients) as pool: list(pool.map(client, [job[:1] for job in jobs]))   # warm-up: one round at full concurrency
         release_freed_memory()
         before = resident_mb()
-        latencies.clear()                          # the warm-up's wrong answers still count
+        latencies.clear(), pictured.clear()        # the warm-up's wrong answers still count
         start = time.time()
         with ThreadPoolExecutor(clients) as pool: list(pool.map(client, jobs))
         seconds = time.time() - start
         release_freed_memory()
         after = resident_mb()
     finally: page.close()
-    q = statistics.quantiles(latencies, n=20)
-    return dict(requests=len(latencies) + clients, wrong=wrong, p50=statistics.median(latencies), p95=q[18], per_second=len(latencies) / seconds,
+    q, qp = statistics.quantiles(latencies, n=20), statistics.quantiles(pictured, n=20)
+    return dict(requests=len(latencies) + clients, wrong=wrong, p50=statistics.median(latencies), p95=q[18],
+                picture_p50=statistics.median(pictured), picture_p95=qp[18], per_second=len(latencies) / seconds,
                 rss_before=before, rss_after=after)
 
 def main():
@@ -78,9 +89,11 @@ def main():
     p.add_argument('--requests', type=int, default=10)
     a = p.parse_args()
     r = load_test(a.run, a.clients, a.requests)
-    print(f"| clients x pair requests (+1 corrupt each) | failed or wrong | p50 s | p95 s | requests/s | RSS after warm-up MB | RSS at end MB |\n"
-          f"|---|---|---|---|---|---|---|\n"
+    print(f"| clients x pair requests (+1 corrupt each) | failed or wrong | answer p50 s | answer p95 s | "
+          f"then picture p50 s | picture p95 s | requests/s | RSS after warm-up MB | RSS at end MB |\n"
+          f"|---|---|---|---|---|---|---|---|---|\n"
           f"| {a.clients} x {a.requests} | {len(r['wrong'])} of {r['requests']} | {r['p50']:.2f} | {r['p95']:.2f} | "
+          f"{r['picture_p50']:.2f} | {r['picture_p95']:.2f} | "
           f"{r['per_second']:.2f} | {r['rss_before']:.0f} | {r['rss_after']:.0f} |\n\n"
           f"The page serves {CONCURRENT} requests at once (Gradio's queue); 2 CPU cores, torch's default threads.")
     for w in r['wrong']: print('wrong:', w)

@@ -36,6 +36,7 @@ from artmatch.evaluate import evaluate_model
 RECIPES = {   # name: (approach, options of `train` beyond its defaults)
     'embedding': ('embedding', {}),
     'embedding-final': ('embedding', {'pooling': 'final'}),
+    'embedding-covariance': ('embedding', {'pooling': 'covariance'}),
     'classifier': ('classifier', {}),
     'siamese': ('siamese', {'head': 'symmetric'}),
 }

@@ -9,7 +9,7 @@ from artmatch.export import load_model
 from artmatch.attribute import attribute, verdict
 from artmatch.index import build_index
 from artmatch.predict import describe_pair
-from artmatch.explain import explain_pair, explanation_image, explain_ranking
+from artmatch.explain import explain_pair, explanation_image, explain_ranking, composite_work
 
 SAMPLE = sample_path()
 LABELS = pd.read_csv(SAMPLE/'labels.csv')
@@ -19,14 +19,6 @@ WORKS = {a: [SAMPLE/p for p in LABELS.filename[LABELS.artist == a]] for a in ART
 @pytest.fixture(scope='module')
 def model(): return load_model()
 
-def composite(left, right, out):
-    "The left half of the image `left` beside the right half of `right`, both at 224 x 224, written to `out`."
-    halves = [Image.open(p).convert('RGB').resize((224, 224)) for p in (left, right)]
-    work = halves[1].copy()
-    work.paste(halves[0].crop((0, 0, 112, 224)), (0, 0))
-    work.save(out)
-    return out
-
 def left_share(heat:np.ndarray) -> float: return float(heat[:, :112].sum() / heat.sum())
 
 def test_composites_are_explained_by_the_half_that_matches(model, tmp_path):
@@ -35,7 +27,8 @@ def test_composites_are_explained_by_the_half_that_matches(model, tmp_path):
     shares = []
     for k, a in enumerate(ARTISTS):
         b = ARTISTS[(k + 3) % len(ARTISTS)]
-        work = composite(WORKS[a][k], WORKS[b][k], tmp_path/f'composite-{k}.png')
+        work = tmp_path/f'composite-{k}.png'
+        composite_work(WORKS[a][k], WORKS[b][k]).save(work)
         shares.append([left_share(explain_pair(model, work, WORKS[artist][k + 1])['maps'][0]) for artist in (a, b)])
     shares = np.array(shares)
     print('left half of the map, against A and against B, per composite:\n', shares.round(3))
@@ -55,10 +48,15 @@ def test_explain_refuses_what_it_cannot_do(tmp_path, capsys):
     a, b = WORKS['Alfred Sisley'][0], WORKS['Alfred Sisley'][1]
     for args, message in [([a, b, '--explain', b], 'would be overwritten'),
                           ([a, b, '--explain', tmp_path/'why.gif'], 'ending in .png or .jpg'),
-                          ([a, '--against', a.parent, '--explain', tmp_path/'why.png'], '--explain explains a pair')]:
+                          ([a, '--against', a.parent, '--explain', tmp_path/'why.png'], '--explain explains a pair'),
+                          ([a, b, '--explain', tmp_path/'why.png', '--method', 'argmax'], "--method 'argmax' gives 1 or 0")]:
         with pytest.raises(SystemExit) as e: main(['predict', *map(str, args)])
         assert e.value.code == 1 and message in capsys.readouterr().err
     assert not (tmp_path/'why.png').exists()
+    (tmp_path/'why').write_text('a file of the user')
+    with pytest.raises(SystemExit) as e: main(['attribute', str(a), '--index', str(tmp_path), '--explain', str(tmp_path/'why')])
+    assert e.value.code == 1 and 'why: a file, not a folder' in capsys.readouterr().err
+    assert (tmp_path/'why').read_text() == 'a file of the user'
 
 def test_attribute_explain_writes_a_picture_per_image(model, tmp_path, capsys):
     collection = pd.DataFrame({'image': [str(p) for a in ARTISTS[:3] for p in WORKS[a][5:11]],
@@ -77,4 +75,9 @@ def test_attribute_explain_writes_a_picture_per_image(model, tmp_path, capsys):
         assert np.array_equal(np.asarray(Image.open(cli_picture)), np.asarray(Image.open(path)))
     assert sorted(p.name for p in (tmp_path/'why').iterdir()) == sorted(Path(p).name for p in written.explanation)
     rows = ranking[ranking.image == str(images[1])]
-    assert f"  {verdict(rows, ranking.attrs['threshold'])}" in printed
+    assert f"  {verdict(rows=rows, threshold=ranking.attrs['threshold'])}" in printed
+    gone = ranking.assign(nearest_work=ranking.nearest_work.where(ranking.image != str(images[0]), str(tmp_path/'gone.jpg')))
+    gone.attrs.update(ranking.attrs)
+    written = explain_ranking(model=model, ranking=gone, folder=tmp_path/'py')
+    assert written.error[0].startswith(f"{images[0]}: its top artist's nearest work, {tmp_path/'gone.jpg'}, cannot be read")
+    assert written.explanation[0] == '' and written.error[1] == ''
