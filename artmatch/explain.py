@@ -11,7 +11,7 @@ from torch import nn
 from PIL import Image, ImageDraw, ImageFont
 from .core import ArtmatchError, write_image, check_explainable, check_picture_folder, check_file
 from .models import StyleBody, stage_names
-from .scoring import WorkImages, Embeddings, check_method, build_scorer, head_vectors
+from .scoring import WorkImages, Embeddings, build_scorer, work_vectors
 from .predict import predict_pair, describe_pair
 from .index import model_and_folder
 from .attribute import verdict
@@ -42,15 +42,13 @@ def explained_layers(body:nn.Module, size:int=224) -> list[str]:
 
 # %% ../nbs/17_explain.ipynb #10900935
 class PairScore(nn.Module):
-    """The `method` score of the pair (`x[0]`, `x[1]`) as `PairScorer` computes it, with gradients
-    (`x[2:]`: their mirror images, for a model whose config says `tta`)."""
+    """The `method` score of the pair (`x[0]`, `x[1]`) as `PairScorer` computes it, from `work_vectors`, with gradients
+    (a model whose config says `tta` sees the two images and their mirror images in one pass)."""
     def __init__(self, model, method:str):
         super().__init__()
         self.model, self.method = model, method
     def forward(self, x):
-        features = self.model.body(x).float()
-        if self.model.config.get('tta'): features = (features[:2] + features[2:]) / 2
-        probs, embeddings = head_vectors(self.model, features)
+        features, probs, embeddings = work_vectors(self.model, x)
         emb = Embeddings(['a', 'b'], features, probs, {}, embeddings)
         return build_scorer(self.model, emb, self.method).pairs(torch.tensor([0]), torch.tensor([1]))
 
@@ -71,19 +69,17 @@ def pair_maps(model, method:str, x:torch.Tensor) -> np.ndarray:
     body, tta = explained_body(model), model.config.get('tta')
     layers = [body.get_submodule(name) for name in explained_layers(body, model.config['size'])]
     with torch.enable_grad(), grad_cam()(model=PairScore(model, method), target_layers=layers) as cam:
-        x = (torch.cat([x, x.flip(-1)]) if tta else x).detach().requires_grad_()     # the graph starts at the images
-        maps = cam(input_tensor=x, targets=[lambda score: score])
+        maps = cam(input_tensor=x.detach().requires_grad_(), targets=[lambda score: score])  # the graph starts at x
     if not tta: return maps
-    maps = (maps[:2] + maps[2:, :, ::-1]) / 2               # a work's map and its mirror image's, flipped back
+    maps = (maps[:2] + maps[2:, :, ::-1]) / 2        # with `tta`: a work's map and its mirror image's, flipped back
     return maps / np.maximum(maps.max(axis=(1, 2), keepdims=True), 1e-7)
 
 def explain_pair(model, image_a, image_b, method:str|None=None) -> dict:
     """`predict_pair`'s answer for (`image_a`, `image_b`) with, for each work, the part the model sees (`crops`)
     and a map of how much each region of it raises the score (`maps`, 0 to 1)."""
     for image in (image_a, image_b): check_file(image)    # before the model loads: a typo is told at once
-    check_explainable(method)
+    check_explainable(method)            # no approach's default method is argmax
     model, _ = model_and_folder(model)
-    check_explainable(check_method(model, method))
     answer = predict_pair(model=model, image_a=image_a, image_b=image_b, method=method)
     cfg = model.config
     works = WorkImages([image_a, image_b], cfg['size'], cfg['stats'])

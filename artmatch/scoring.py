@@ -15,10 +15,10 @@ from .blocks import ArtCrop
 from .models import embedding_vectors, artist_probs
 
 # %% auto #0
-__all__ = ['SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'head_vectors', 'embed_images',
-           'check_method', 'concat_projections', 'DotScores', 'SameLabel', 'HeadScores', 'ConcatScores', 'build_scorer',
-           'PairScorer', 'score_ids', 'score_embedded', 'score_pairs', 'score_feature', 'artist_probabilities',
-           'method_threshold', 'p_same']
+__all__ = ['SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'head_vectors', 'work_vectors',
+           'embed_images', 'check_method', 'concat_projections', 'DotScores', 'SameLabel', 'HeadScores', 'ConcatScores',
+           'build_scorer', 'PairScorer', 'score_ids', 'score_embedded', 'score_pairs', 'score_feature',
+           'artist_probabilities', 'method_threshold', 'p_same']
 
 # %% ../nbs/09_scoring.ipynb #7293d063
 class WorkImages(Dataset):
@@ -63,9 +63,13 @@ def head_vectors(model, features:torch.Tensor) -> tuple[torch.Tensor|None, torch
     if cfg['approach'] == 'embedding': return None, embedding_vectors(out, len(cfg['artists'] or []))
     return artist_probs(out, cfg['head']), None
 
-def _work_vectors(model, x:torch.Tensor) -> list:
-    "The body's features of the batch `x` (and of its mirror image, averaged, if the config says `tta`), then `head_vectors`."
-    features = (model.body(x) + model.body(x.flip(-1))) / 2 if model.config.get('tta') else model.body(x)
+def work_vectors(model, x:torch.Tensor) -> list:
+    """The body's features of the batch `x` (averaged with its mirror image's, in the same pass, if the config says
+    `tta`), then `head_vectors`: what `embed_images` keeps, and what explanations differentiate."""
+    if model.config.get('tta'):
+        both = model.body(torch.cat([x, x.flip(-1)]))
+        features = (both[:len(x)] + both[len(x):]) / 2
+    else: features = model.body(x)
     return [features, *head_vectors(model, features)]
 
 @torch.no_grad()
@@ -81,10 +85,10 @@ def embed_images(model, paths, bs:int=64, num_workers:int=0, augment:bool=False)
     kept = lambda vectors: [None if v is None else v.float().cpu() for v in vectors]
     # one batch (a pair, a page): quiet
     for b, (x, err) in enumerate(progress_bar(dl, leave=False, display=len(dl) > 1)):
-        batches.append(kept(_work_vectors(model, x.to(device))))
+        batches.append(kept(work_vectors(model, x.to(device))))
         errors.update({paths[b * bs + k]: e for k, e in enumerate(err) if e})
     if not batches:        # no image: vectors of the right widths, none long
-        batches = [kept(_work_vectors(model, torch.zeros(0, 3, cfg['size'], cfg['size'], device=device)))]
+        batches = [kept(work_vectors(model, torch.zeros(0, 3, cfg['size'], cfg['size'], device=device)))]
     features, probs, embeddings = [None if v[0] is None else torch.cat(v) for v in zip(*batches)]
     return Embeddings(paths, features, probs, errors, embeddings)
 
