@@ -256,6 +256,8 @@ def score_cmd(
     method:Optional[str]=typer.Option(None,
         help="Scoring method (classifier: softmax_dot, argmax, cosine; embedding: cosine)."),
     bs:int=typer.Option(64, help="Batch size for embedding images."),
+    chunk:int=typer.Option(1024, help="Images per chunk file of vectors: what the processes of a launched run share, "
+                                      "and what a killed run, run again, keeps."),
 ):
     """Score every pair of a CSV (or every pair of images in a folder), embedding each image once;
     writes Kaggle's submission format when the CSV has an index."""
@@ -265,8 +267,11 @@ def score_cmd(
         raise ArtmatchError("give a PAIRS_CSV, or --images FOLDER to score every pair of its images")
     for pairs_csv in csvs: check_pairs_csv(pairs_csv)
     from artmatch.predict import score_csv, score_folder
-    if not csvs: n_scored, n_bad = score_folder(model=run, images=images, out=out, method=method, bs=bs)
-    else: n_scored, n_bad = score_csv(model=run, pairs_csv=csvs[0], out=out, images=images, method=method, bs=bs)
+    if not csvs: n_scored, n_bad = score_folder(model=run, images=images, out=out, method=method, bs=bs, chunk=chunk)
+    else: n_scored, n_bad = score_csv(model=run, pairs_csv=csvs[0], out=out, images=images, method=method, bs=bs,
+                                      chunk=chunk)
+    from artmatch.distributed import is_main_process
+    if not is_main_process(): return          # launched in several processes: rank 0 tells
     typer.echo(f"scored {n_scored} pairs into {out}"
                + (f"; {n_bad} not scored, see {out.with_name(out.stem + '_skipped.csv')}" if n_bad else ''))
     with open(out, newline='', encoding='utf-8') as f: column = next(csv.reader(f))[-1]
@@ -284,6 +289,8 @@ def index_cmd(
              "or Kaggle's Painter by Numbers folder."),
     out:Path=typer.Option(..., help="Index folder to write, or to add the collection's new and changed works to."),
     bs:int=typer.Option(64, help="Batch size for embedding images."),
+    chunk:int=typer.Option(1024, help="Images per chunk file of vectors: what the processes of a launched run share, "
+                                      "and what a killed run, run again, keeps."),
     image_col:Optional[str]=typer.Option(None, help="Image column of a CSV (default: image, filename, ...)."),
     artist_col:str=typer.Option('artist', help="Artist column of a CSV."),
 ):
@@ -291,8 +298,10 @@ def index_cmd(
     run again, it embeds only new or changed works."""
     run, collections = _model_first(paths, 'COLLECTION', most=1)      # before torch loads: a wrong RUN answers at once
     from artmatch.index import build_index
-    counts = build_index(model=run, collection=collections[0], out=out, bs=bs, image_col=image_col,
+    counts = build_index(model=run, collection=collections[0], out=out, bs=bs, chunk=chunk, image_col=image_col,
                          artist_col=artist_col)
+    from artmatch.distributed import is_main_process
+    if not is_main_process(): return
     typer.echo(f"indexed {counts['works']} works by {counts['artists']} artists into {out} "
                f"({counts['embedded']} embedded now)"
                + (f"; {counts['skipped']} skipped, see {out/'skipped.csv'}" if counts['skipped'] else ''))

@@ -12,8 +12,8 @@ import torch
 from fastai.vision.all import Learner, CSVLogger, risinstance
 
 # %% auto #0
-__all__ = ['world_size', 'rank', 'is_main_process', 'rank0_first', 'rank0_only', 'rank0_value', 'distributed_ctx',
-           'mixed_precision']
+__all__ = ['world_size', 'rank', 'is_main_process', 'rank0_first', 'rank0_only', 'rank0_value', 'process_share', 'gathered',
+           'process_device', 'distributed_ctx', 'mixed_precision']
 
 # %% ../nbs/04_distributed.ipynb #c294adcc
 def world_size() -> int:
@@ -57,6 +57,23 @@ def rank0_only(f, *args, **kwargs):
 def rank0_value(x):
     "`x` as rank 0 has it, in every rank (a random draw that all ranks must share)."
     return rank0_only(lambda: x)
+
+# %% ../nbs/04_distributed.ipynb #de7942a9
+def process_share(n:int) -> range:
+    "The numbers of the `n` tasks that this process does: every `world_size()`-th from its `rank()` (all when not launched)."
+    return range(rank(), n, world_size())
+
+def gathered(x) -> list:
+    "`x` of every process, in rank order, once all have come here; `[x]` when not launched."
+    if world_size() < 2: return [x]
+    _process_state()
+    every = [None] * world_size()
+    torch.distributed.all_gather_object(every, x)
+    return every
+
+def process_device() -> torch.device|None:
+    "The device of this launched process (its GPU, or the CPU); None when not launched."
+    return _process_state().device if world_size() > 1 else None
 
 # %% ../nbs/04_distributed.ipynb #42ae0639
 @contextmanager

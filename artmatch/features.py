@@ -4,16 +4,15 @@
 
 # %% ../nbs/10_features.ipynb #bd31b120
 from __future__ import annotations
-import json, os
+import os
 from types import MethodType
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from fastai.vision.all import Learner, Module, TfmdDL, DataLoaders
-from .core import ArtmatchError, replacing, file_stamp, weights_hash, with_body
+from .core import ArtmatchError, file_stamp, weights_hash, with_body
+from .distributed import rank0_only
 from .loaders import PairBatchDL
-from .scoring import embed_images
+from .scoring import embed_chunks, read_chunks
 
 # %% auto #0
 __all__ = ['CachedBody', 'feature_key', 'cached_features', 'IndexedTensors', 'FeatureDL', 'head_learner']
@@ -34,29 +33,27 @@ def feature_key(model, views:int) -> str:
                 + [bool(model.config.get('tta')), views])
     return weights_hash(settings, model.body.state_dict())
 
+def _adopt_single_file(cache:Path) -> None:
+    "A cache written before chunks (one file beside the folder `cache`) becomes its first chunk."
+    old = cache.with_name(cache.name + '.safetensors')
+    if old.exists() and not cache.exists():
+        cache.mkdir(parents=True)
+        os.replace(old, cache/'00000.safetensors')
+
 def cached_features(model, paths, folder, views:int=1, bs:int=64, num_workers:int=0) -> torch.Tensor:
     """Body features of `paths` (images x `views` x features): those in `folder`'s cache read,
-    the others computed once and added; files known by their real path."""
+    the others computed once (shared between the launched processes) and added; files known by their real path."""
     if views < 1: raise ArtmatchError(f"views={views}: give at least 1 (the centred crop)")
-    path = Path(folder)/f"features-{feature_key(model, views)}.safetensors"
+    cache = Path(folder)/f"features-{feature_key(model, views)}"
+    rank0_only(_adopt_single_file, cache)
     # a file reached through a link is the same file
-    stamps, known, features = [file_stamp(os.path.realpath(p)) for p in paths], [], None
-    if path.exists():
-        with safe_open(str(path), 'pt') as cache:
-            known, features = json.loads(cache.metadata()['stamps']), cache.get_tensor('features')
+    stamps = {str(p): file_stamp(os.path.realpath(p)) for p in paths}
+    errors = embed_chunks(model, stamps, cache, ['features'], bs=bs, views=views, num_workers=num_workers)
+    if errors: raise ArtmatchError(f"cannot compute features: {next(iter(errors.values()))}")
+    known, vectors = read_chunks(cache, ['features'])
     index = {s: i for i, s in enumerate(known)}
-    new = {s: p for p, s in zip(paths, stamps) if s not in index}
-    if new:
-        embs = [embed_images(model, list(new.values()), bs, num_workers, augment=view > 0) for view in range(views)]
-        if embs[0].errors: raise ArtmatchError(f"cannot compute features: {next(iter(embs[0].errors.values()))}")
-        added = torch.stack([e.features for e in embs], dim=1)
-        features = added if features is None else torch.cat([features, added])
-        known += list(new)
-        index = {s: i for i, s in enumerate(known)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with replacing(path) as part:
-            save_file({'features': features.contiguous()}, str(part), metadata={'stamps': json.dumps(known)})
-    return features[torch.tensor([index[s] for s in stamps], dtype=torch.long)]
+    features = vectors['features'].view(len(known), views, -1)
+    return features[torch.tensor([index[stamps[str(p)]] for p in paths], dtype=torch.long)]
 
 # %% ../nbs/10_features.ipynb #e978ef1b
 def _pair_items(dl) -> tuple[list, list, np.ndarray]:

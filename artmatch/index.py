@@ -7,24 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from safetensors import safe_open
-from safetensors.torch import save_file
-from .core import ArtmatchError, replacing, write_csv, write_json, file_stamp, weights_hash
+from .core import ArtmatchError, write_csv, write_json
 from .data import read_collection
-from .scoring import Embeddings, embed_images
+from .distributed import rank0_only
+from .scoring import Embeddings, VECTORS, model_key, file_stamps, chunk_stamps, read_chunks, embed_chunks
 from .export import load_model
 
 # %% auto #0
-__all__ = ['VECTORS', 'model_key', 'model_and_folder', 'build_index', 'WorkIndex', 'load_index', 'embedded_works']
-
-# %% ../nbs/14_index.ipynb #fe3c06c7
-VECTORS = {'embedding': ['embeddings'], 'classifier': ['probs', 'features'], 'siamese': ['features']}
-
-def model_key(model) -> str:
-    "A hash of everything an image's indexed vectors depend on: the model's weights and how it reads images."
-    settings = ([model.config.get(k) for k in ('approach', 'arch', 'head', 'size', 'stats', 'pooling')]
-                + [bool(model.config.get('tta'))])
-    return weights_hash(settings, model.state_dict())
+__all__ = ['model_and_folder', 'build_index', 'WorkIndex', 'load_index', 'embedded_works']
 
 # %% ../nbs/14_index.ipynb #da7d41ba
 def model_and_folder(model) -> tuple:
@@ -46,62 +36,44 @@ def _check_model(info:dict, key:str, path:Path, run:str|None) -> None:
                             f"({info.get('model') or 'key ' + str(info.get('model_key'))}), not {run or 'this one'}; "
                             "use that model, or index the collection with this one into a new folder")
 
-def _chunk_files(path:Path) -> list[Path]: return sorted((path/'vectors').glob('*.safetensors'))
-
-def _indexed_stamps(path:Path) -> set:
-    "The stamps of the images whose vectors the index folder `path` holds."
-    stamps = set()
-    for f in _chunk_files(path):
-        with safe_open(str(f), 'pt') as s: stamps.update(json.loads(s.metadata()['stamps']))
-    return stamps
-
-def _stamps(paths) -> tuple[dict, dict]:
-    "The stamp of each file of `paths` that exists, and an error for each that does not."
-    stamps, errors = {}, {}
-    for p in paths:
-        try: stamps[p] = file_stamp(p)
-        except OSError: errors[p] = f"{p}: no such image file"
-    return stamps, errors
-
 # %% ../nbs/14_index.ipynb #789569da
-def build_index(model, collection, out, bs:int=64, chunk:int=1024, image_col:str|None=None,
-                artist_col:str='artist') -> dict:
-    """Index the works of `collection` with `model` (or its folder) into the folder `out`,
-    embedding only works not indexed yet."""
-    model, run = model_and_folder(model)
-    out, key = Path(out).expanduser(), model_key(model)
-    works = read_collection(collection, image_col, artist_col)
-    info = _read_info(out)
-    if info is None and out.exists() and any(out.iterdir()):
+def _start_index(out:Path, info:dict) -> int:
+    """Check that `out` is new, empty or an index of the model of `info`, and write its `index.json`;
+    returns how many works it holds vectors of."""
+    old = _read_info(out)
+    if old is None and out.exists() and any(out.iterdir()):
         raise ArtmatchError(f"{out}: not empty and not an artmatch index; choose an empty or new folder")
-    if info is not None: _check_model(info, key, out, run)
-    info = dict(model=run, model_key=key, approach=model.config['approach'], arch=model.config['arch'],
-                vectors=VECTORS[model.config['approach']])
+    if old is not None: _check_model(old, info['model_key'], out, info['model'])
     (out/'vectors').mkdir(parents=True, exist_ok=True)
     write_json(info, out/'index.json')
-    stamps, errors = _stamps(works.image)
-    indexed = _indexed_stamps(out)
-    new = [p for p, s in stamps.items() if s not in indexed]
-    number = max((int(f.stem) for f in _chunk_files(out)), default=-1) + 1
-    for start in range(0, len(new), chunk):
-        emb = embed_images(model, new[start:start + chunk], bs)
-        errors.update(emb.errors)
-        ok = [i for i, p in enumerate(emb.paths) if p not in emb.errors]
-        if not ok: continue
-        with replacing(out/'vectors'/f'{number:05d}.safetensors') as part:
-            save_file({name: getattr(emb, name)[ok].contiguous() for name in info['vectors']}, str(part),
-                      metadata={'stamps': json.dumps([stamps[emb.paths[i]] for i in ok])})
-        indexed.update(stamps[emb.paths[i]] for i in ok)
-        number += 1
+    return len(chunk_stamps(out/'vectors'))
+
+def _finish_index(out:Path, collection, works:pd.DataFrame, stamps:dict, errors:dict, info:dict, before:int) -> dict:
+    "Write the indexed ones of `works`, the skipped images and the counts, last."
+    indexed = chunk_stamps(out/'vectors')
     works = works.assign(stamp=works.image.map(stamps))
     works = works[works.stamp.isin(indexed)]
     write_csv(pd.DataFrame({'image': list(errors), 'reason': list(errors.values())}), out/'skipped.csv')
     if works.empty: raise ArtmatchError(f"{collection}: no readable images to index (see {out/'skipped.csv'})")
     write_csv(works, out/'works.csv')
-    counts = dict(works=len(works), artists=works.artist.nunique(), embedded=sum(p not in errors for p in new),
+    counts = dict(works=len(works), artists=works.artist.nunique(), embedded=len(indexed) - before,
                   skipped=len(errors))
     write_json({**info, 'collection': str(Path(collection).expanduser().resolve()), **counts}, out/'index.json')
     return counts
+
+def build_index(model, collection, out, bs:int=64, chunk:int=1024, image_col:str|None=None,
+                artist_col:str='artist') -> dict:
+    """Index the works of `collection` with `model` (or its folder) into the folder `out`,
+    embedding only works not indexed yet (shared between the launched processes)."""
+    model, run = model_and_folder(model)
+    out = Path(out).expanduser()
+    works = read_collection(collection, image_col, artist_col)
+    info = dict(model=run, model_key=model_key(model), approach=model.config['approach'], arch=model.config['arch'],
+                vectors=VECTORS[model.config['approach']])
+    before = rank0_only(_start_index, out, info)
+    stamps, errors = file_stamps(works.image)
+    errors.update(embed_chunks(model, stamps, out/'vectors', info['vectors'], chunk, bs))
+    return rank0_only(_finish_index, out, collection, works, stamps, errors, info, before)
 
 # %% ../nbs/14_index.ipynb #129469cd
 class WorkIndex:
@@ -131,18 +103,14 @@ def load_index(path, model) -> WorkIndex:
     if not (path/'works.csv').is_file():
         raise ArtmatchError(f"{path}: unfinished index (no works.csv); run `artmatch index` again to finish it")
     works = pd.read_csv(path/'works.csv', dtype=str, keep_default_na=False)
-    stamps, tensors = [], {name: [] for name in info['vectors']}
-    for chunk_file in _chunk_files(path):
-        with safe_open(str(chunk_file), 'pt') as chunk:
-            stamps += json.loads(chunk.metadata()['stamps'])
-            for name in tensors: tensors[name].append(chunk.get_tensor(name))
+    stamps, tensors = read_chunks(path/'vectors', info['vectors'])
     row = {s: i for i, s in enumerate(stamps)}
     missing = ~works.stamp.isin(row)
     if missing.any():
         raise ArtmatchError(f"{path}: no vectors for {missing.sum()} works, e.g. {works.image[missing].iloc[0]}; "
                             "run `artmatch index` again")
     rows = torch.tensor(works.stamp.map(row).to_numpy(dtype=np.int64))
-    vectors = {name: torch.cat(ts)[rows] for name, ts in tensors.items()}
+    vectors = {name: t[rows] for name, t in tensors.items()}
     return WorkIndex(works, Embeddings(works.image, vectors.get('features'), vectors.get('probs'), {},
                                        vectors.get('embeddings')), info)
 

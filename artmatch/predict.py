@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import ArtmatchError, check_file, check_pairs_csv, replacing
 from .data import IMAGE_SUFFIXES, image_files
-from .scoring import (embed_images, score_embedded, check_method, PairScorer, score_ids, p_same, artist_probabilities,
-    method_threshold)
+from .distributed import rank0_only
+from .scoring import (embed_images, resumable_embeddings, score_embedded, check_method, PairScorer, score_ids, p_same,
+    artist_probabilities, method_threshold)
 from .export import load_model
 
 # %% auto #0
@@ -55,10 +56,10 @@ def _read_chunks(pairs_csv:Path, rows:int):
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise ArtmatchError(f"{pairs_csv}: not a readable CSV ({str(e).splitlines()[0]})") from None
 
-def score_csv(model, pairs_csv, out, images=None, method:str|None=None, bs:int=64,
-              rows:int=1_000_000) -> tuple[int, int]:
-    """Score the pairs of `pairs_csv` with `model` (or its folder) into `out` (and a Kaggle submission);
-    returns (scored, not scored)."""
+def score_csv(model, pairs_csv, out, images=None, method:str|None=None, bs:int=64, rows:int=1_000_000,
+              chunk:int=1024) -> tuple[int, int]:
+    """Score the pairs of `pairs_csv` with `model` (or its folder) into `out` (and a Kaggle submission), embedding its
+    images `chunk` at a time, resumably; returns (scored, not scored)."""
     pairs_csv, out = Path(pairs_csv).expanduser(), Path(out).expanduser()
     columns = check_pairs_csv(pairs_csv)          # before the model loads: a wrong CSV is told at once
     if out.resolve() == pairs_csv.resolve():
@@ -67,16 +68,24 @@ def score_csv(model, pairs_csv, out, images=None, method:str|None=None, bs:int=6
     method = check_method(model, method)
     root = Path(images).expanduser().resolve() if images is not None else pairs_csv.parent.resolve()
     if not root.is_dir(): raise ArtmatchError(f"{root}: no such images folder")
-    names = pd.Index(pd.unique(np.concatenate([pd.unique(pd.concat([c.image1, c.image2]))
-                                               for c in _read_chunks(pairs_csv, rows)])))
+    names = rank0_only(_image_names, pairs_csv, rows)
     paths = [root/p for p in names]
     errors = {str(p): f"{p}: outside the images folder {root}; not scored" for p in paths if not _inside(p, root)}
-    emb = embed_images(model, [p for p in paths if str(p) not in errors], bs)
-    errors.update(emb.errors)
-    ids = np.array([-1 if str(p) in errors else emb.index[str(p)] for p in paths], dtype=np.int64)
-    chunks = ((c, ids[names.get_indexer(c.image1)], ids[names.get_indexer(c.image2)])
-              for c in _read_chunks(pairs_csv, rows))
-    return _write_scores(model, method, emb, errors, chunks, out, indexed='index' in columns)
+    with resumable_embeddings(model, [p for p in paths if str(p) not in errors], _work_folder(out), bs, chunk) as emb:
+        errors.update(emb.errors)
+        ids = np.array([-1 if str(p) in errors else emb.index[str(p)] for p in paths], dtype=np.int64)
+        chunks = ((c, ids[names.get_indexer(c.image1)], ids[names.get_indexer(c.image2)])
+                  for c in _read_chunks(pairs_csv, rows))
+        return rank0_only(_write_scores, model, method, emb, errors, chunks, out, indexed='index' in columns)
+
+def _image_names(pairs_csv:Path, rows:int) -> pd.Index:
+    "The distinct images of `pairs_csv`, first seen first."
+    return pd.Index(pd.unique(np.concatenate([pd.unique(pd.concat([c.image1, c.image2]))
+                                              for c in _read_chunks(pairs_csv, rows)])))
+
+def _work_folder(out:Path) -> Path:
+    "Where the vectors of the images behind `out` are kept until it is written: a killed run resumes from them."
+    return out.with_name(f'.{out.name}.vectors')
 
 def _write_scores(model, method:str, emb, errors:dict, chunks, out:Path, indexed:bool) -> tuple[int, int]:
     """Score each (rows, `a`, `b`) of `chunks` (image numbers in `emb`, -1: none) into `out`,
@@ -106,7 +115,8 @@ def _write_scores(model, method:str, emb, errors:dict, chunks, out:Path, indexed
                                                                                           errors='backslashreplace')
     return int(counts[0]), int(counts[1])
 
-def score_folder(model, images, out, method:str|None=None, bs:int=64, rows:int=1_000_000) -> tuple[int, int]:
+def score_folder(model, images, out, method:str|None=None, bs:int=64, rows:int=1_000_000,
+                 chunk:int=1024) -> tuple[int, int]:
     """Score every pair of the images below the folder `images` (image1 first in sorted order) into `out`;
     returns (scored, not scored)."""
     if isinstance(model, (str, Path)): model = load_model(model)
@@ -116,14 +126,14 @@ def score_folder(model, images, out, method:str|None=None, bs:int=64, rows:int=1
     files = image_files(root)
     if len(files) < 2:
         raise ArtmatchError(f"{root}: fewer than 2 images ({', '.join(sorted(IMAGE_SUFFIXES))}); nothing to pair")
-    emb = embed_images(model, files, bs)
-    ids = np.array([-1 if str(p) in emb.errors else emb.index[str(p)] for p in files], dtype=np.int64)
     names = np.array([str(p.relative_to(root)) for p in files], dtype=object)
-    def chunks(n=len(files)):
-        step = max(1, rows // n)                     # images per chunk, as first of their pairs
-        for first in range(0, n - 1, step):
-            firsts = np.arange(first, min(first + step, n - 1))
-            a = np.repeat(firsts, n - 1 - firsts)
-            b = np.concatenate([np.arange(i + 1, n) for i in firsts])
-            yield pd.DataFrame({'image1': names[a], 'image2': names[b]}), ids[a], ids[b]
-    return _write_scores(model, method, emb, dict(emb.errors), chunks(), out, indexed=False)
+    with resumable_embeddings(model, files, _work_folder(out), bs, chunk) as emb:
+        ids = np.array([-1 if str(p) in emb.errors else emb.index[str(p)] for p in files], dtype=np.int64)
+        def chunks(n=len(files)):
+            step = max(1, rows // n)                     # images per chunk, as first of their pairs
+            for first in range(0, n - 1, step):
+                firsts = np.arange(first, min(first + step, n - 1))
+                a = np.repeat(firsts, n - 1 - firsts)
+                b = np.concatenate([np.arange(i + 1, n) for i in firsts])
+                yield pd.DataFrame({'image1': names[a], 'image2': names[b]}), ids[a], ids[b]
+        return rank0_only(_write_scores, model, method, emb, dict(emb.errors), chunks(), out, indexed=False)

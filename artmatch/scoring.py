@@ -4,20 +4,26 @@
 
 # %% ../nbs/09_scoring.ipynb #aa4f0a7f
 from __future__ import annotations
-import copy
+import copy, json, shutil
+from contextlib import contextmanager
+from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
+from safetensors import safe_open
+from safetensors.torch import save_file
 from fastai.vision.all import PILImage
 from fastprogress.fastprogress import progress_bar
-from .core import ArtmatchError
+from .core import ArtmatchError, replacing, file_stamp, weights_hash
 from .images import open_image
 from .blocks import ArtCrop
 from .models import embedding_vectors, artist_probs
+from .distributed import rank0_only, process_share, gathered, process_device, is_main_process, world_size
 
 # %% auto #0
-__all__ = ['SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'head_vectors', 'work_vectors',
-           'embed_images', 'check_method', 'concat_projections', 'DotScores', 'SameLabel', 'HeadScores', 'ConcatScores',
-           'build_scorer', 'PairScorer', 'score_ids', 'score_embedded', 'score_pairs', 'score_feature',
+__all__ = ['VECTORS', 'SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'head_vectors', 'work_vectors',
+           'embed_images', 'model_key', 'file_stamps', 'chunk_files', 'chunk_stamps', 'read_chunks', 'embed_chunks',
+           'resumable_embeddings', 'check_method', 'concat_projections', 'DotScores', 'SameLabel', 'HeadScores',
+           'ConcatScores', 'build_scorer', 'PairScorer', 'score_ids', 'score_embedded', 'score_pairs', 'score_feature',
            'artist_probabilities', 'method_threshold', 'p_same']
 
 # %% ../nbs/09_scoring.ipynb #7293d063
@@ -91,6 +97,90 @@ def embed_images(model, paths, bs:int=64, num_workers:int=0, augment:bool=False)
         batches = [kept(work_vectors(model, torch.zeros(0, 3, cfg['size'], cfg['size'], device=device)))]
     features, probs, embeddings = [None if v[0] is None else torch.cat(v) for v in zip(*batches)]
     return Embeddings(paths, features, probs, errors, embeddings)
+
+# %% ../nbs/09_scoring.ipynb #0d3e5153
+VECTORS = {'embedding': ['embeddings'], 'classifier': ['probs', 'features'], 'siamese': ['features']}
+
+def model_key(model) -> str:
+    "A hash of everything an image's vectors depend on: the model's weights and how it reads images."
+    settings = ([model.config.get(k) for k in ('approach', 'arch', 'head', 'size', 'stats', 'pooling')]
+                + [bool(model.config.get('tta'))])
+    return weights_hash(settings, model.state_dict())
+
+def file_stamps(paths) -> tuple[dict, dict]:
+    "The stamp of each file of `paths` that exists (by its path as text), and an error for each that does not."
+    stamps, errors = {}, {}
+    for p in map(str, paths):
+        try: stamps[p] = file_stamp(p)
+        except OSError: errors[p] = f"{p}: no such image file"
+    return stamps, errors
+
+def chunk_files(folder) -> list[Path]: return sorted(Path(folder).glob('*.safetensors'))
+
+def chunk_stamps(folder) -> set:
+    "The stamps of the images whose vectors the chunk files of `folder` hold."
+    stamps = set()
+    for f in chunk_files(folder):
+        with safe_open(str(f), 'pt') as chunk: stamps.update(json.loads(chunk.metadata()['stamps']))
+    return stamps
+
+def read_chunks(folder, names) -> tuple[list, dict]:
+    "The stamps of the images that the chunk files of `folder` hold, in file order, and their vectors of each of `names`."
+    stamps, tensors = [], {name: [] for name in names}
+    for f in chunk_files(folder):
+        with safe_open(str(f), 'pt') as chunk:
+            stamps += json.loads(chunk.metadata()['stamps'])
+            for name in names: tensors[name].append(chunk.get_tensor(name))
+    return stamps, {name: torch.cat(ts) if ts else None for name, ts in tensors.items()}
+
+def _left_to_embed(paths, stamps:dict, folder:Path) -> tuple[list, int]:
+    "Those of `paths` whose stamp no chunk of `folder` holds, and the number of the next chunk file."
+    folder.mkdir(parents=True, exist_ok=True)
+    done = chunk_stamps(folder)
+    return [p for p in paths if stamps[p] not in done], max((int(f.stem) for f in chunk_files(folder)), default=-1) + 1
+
+def embed_chunks(model, stamps:dict, folder, names, chunk:int=1024, bs:int=64, views:int=1,
+                 num_workers:int=0) -> dict:
+    """Embed the images of `stamps` (path: stamp) that no chunk file of `folder` holds into new chunk files of `chunk`
+    images, shared between the launched processes; returns the unreadable images' errors, from every process."""
+    if chunk < 1: raise ArtmatchError(f"chunk={chunk}: give at least 1 image per chunk file")
+    folder = Path(folder)
+    new, first = rank0_only(_left_to_embed, list(stamps), stamps, folder)
+    parts = [new[s:s + chunk] for s in range(0, len(new), chunk)]
+    if world_size() > 1: model.to(process_device())
+    errors = {}
+    for k in process_share(len(parts)):
+        embs = [embed_images(model, parts[k], bs, num_workers, augment=view > 0) for view in range(views)]
+        errors.update(embs[0].errors)
+        ok = [i for i, p in enumerate(parts[k]) if p not in embs[0].errors]
+        if not ok: continue
+        vectors = ({name: getattr(embs[0], name)[ok] for name in names} if views == 1
+                   else {'features': torch.stack([e.features[ok] for e in embs], dim=1)})
+        with replacing(folder/f'{first + k:05d}.safetensors') as part:
+            save_file({name: v.contiguous() for name, v in vectors.items()}, str(part),
+                      metadata={'stamps': json.dumps([stamps[parts[k][i]] for i in ok])})
+    return {p: e for every in gathered(errors) for p, e in every.items()}
+
+# %% ../nbs/09_scoring.ipynb #01395b4e
+@contextmanager
+def resumable_embeddings(model, paths, folder, bs:int=64, chunk:int=1024):
+    """`embed_images` of `paths` through chunk files in `folder` (shared between the launched processes), kept until the
+    block ends without error."""
+    paths = list(dict.fromkeys(str(p) for p in paths))
+    stamps, errors = file_stamps(paths)
+    names = VECTORS[model.config['approach']]
+    work = Path(folder)/model_key(model)[:16]
+    errors.update(embed_chunks(model, stamps, work, names, chunk, bs))
+    known, vectors = read_chunks(work, names)
+    row = {s: i for i, s in enumerate(known)}
+    readable = [p for p in paths if p not in errors]
+    rows = torch.tensor([row[stamps[p]] for p in readable], dtype=torch.long)
+    pick = lambda name: vectors[name][rows] if name in vectors else None
+    yield Embeddings(readable, pick('features'), pick('probs'), errors, pick('embeddings'))
+    gathered(None)                                   # every process is done with the vectors
+    if is_main_process():
+        shutil.rmtree(work, ignore_errors=True)
+        if Path(folder).is_dir() and not any(Path(folder).iterdir()): Path(folder).rmdir()
 
 # %% ../nbs/09_scoring.ipynb #a367cfe9
 SCORE_METHODS = {'siamese': ['siamese'], 'classifier': ['softmax_dot', 'argmax', 'cosine'], 'embedding': ['cosine']}

@@ -22,7 +22,7 @@ from .export import save_model, load_model
 from .evaluate import evaluate_model, embed_pairs
 from .calibrate import calibrate, calibrate_pair_probability, calibrate_verification
 from .index import embedded_works
-from .distributed import (rank0_first, rank0_only, rank0_value, distributed_ctx, mixed_precision,
+from .distributed import (rank0_only, rank0_value, distributed_ctx, mixed_precision,
     is_main_process, world_size)
 
 # %% auto #0
@@ -264,7 +264,7 @@ def _first_learner(learn, run:RunSettings, data:Path):
     else `learn`."""
     if not _is_frozen(learn) or run.naive: return learn
     say(f"caching the frozen body's features of every image ({data/'features'})")
-    return rank0_first(head_learner, learn, run.views, num_workers=run.num_workers or 0, cbs=_history())
+    return head_learner(learn, run.views, num_workers=run.num_workers or 0, cbs=_history())
 
 def _find_lr(out:Path, learn, steps:int) -> float:
     "lr_find's suggestion for `learn` after `steps` steps; its plot saved in `out`."

@@ -7,7 +7,7 @@ from artmatch.core import ArtmatchError, write_csv
 from artmatch.models import build_model
 from artmatch.export import save_model, load_model
 from artmatch.scoring import score_pairs
-from artmatch import attribute as A, index as I
+from artmatch import attribute as A, index as I, scoring as S
 from artmatch.cli import main
 
 def tiny(approach='embedding', head=None, seed=0):
@@ -35,8 +35,9 @@ def test_adding_a_work_embeds_only_it(collection, tmp_path, monkeypatch):
     new.parent.mkdir()
     shutil.copy(sorted(sample_path().rglob('*.jpg'))[-1], new)          # a work of a fourth artist
     embedded = []
-    real_embed = I.embed_images
-    monkeypatch.setattr(I, 'embed_images', lambda m, paths, bs: embedded.append(list(paths)) or real_embed(m, paths, bs))
+    real_embed = S.embed_images
+    monkeypatch.setattr(S, 'embed_images', lambda m, paths, *args, **kwargs: embedded.append(list(paths))
+                        or real_embed(m, paths, *args, **kwargs))
     assert I.build_index(model, collection, index) == dict(works=13, artists=4, embedded=1, skipped=0)
     assert embedded == [[str(new.resolve())]]
     assert all(f.read_bytes() == b for f, b in chunks.items())    # the old vectors are not rewritten
@@ -44,16 +45,16 @@ def test_adding_a_work_embeds_only_it(collection, tmp_path, monkeypatch):
 
 def test_interrupted_build_keeps_finished_chunks(collection, tmp_path, monkeypatch):
     model, index, calls = tiny(), tmp_path/'index', []
-    real_embed = I.embed_images
-    def stop_at_third(m, paths, bs):
+    real_embed = S.embed_images
+    def stop_at_third(m, paths, *args, **kwargs):
         calls.append(len(paths))
         if len(calls) == 3: raise KeyboardInterrupt
-        return real_embed(m, paths, bs)
-    monkeypatch.setattr(I, 'embed_images', stop_at_third)
+        return real_embed(m, paths, *args, **kwargs)
+    monkeypatch.setattr(S, 'embed_images', stop_at_third)
     with pytest.raises(KeyboardInterrupt): I.build_index(model, collection, index, chunk=5)
     assert len(list((index/'vectors').iterdir())) == 2 and not (index/'works.csv').exists()
     with pytest.raises(ArtmatchError, match='unfinished index'): I.load_index(index, model)
-    monkeypatch.setattr(I, 'embed_images', real_embed)
+    monkeypatch.setattr(S, 'embed_images', real_embed)
     assert I.build_index(model, collection, index, chunk=5)['embedded'] == 2    # the 10 done are kept
     assert len(I.load_index(index, model)) == 12
 
@@ -87,6 +88,29 @@ def test_bad_images_are_reported(collection, tmp_path, capsys):
     model.config['verification'] = {'cosine': [1.0, 0.0, 0.5]}
     with pytest.raises(SystemExit) as e: main(['predict', str(save_model(model, tmp_path/'run')), str(corrupt), '--against', str(collection)])
     assert e.value.code == 1 and str(corrupt) in capsys.readouterr().err
+
+def test_killed_scoring_resumes(collection, tmp_path, monkeypatch):
+    "`score_csv` killed while embedding keeps its finished chunks; run again, it embeds the rest, then removes them."
+    from artmatch.predict import score_csv
+    model, out, calls = tiny(), tmp_path/'scores.csv', []
+    images = sorted(str(p.relative_to(collection)) for p in collection.rglob('*.jpg'))
+    pd.DataFrame({'image1': images[:-1], 'image2': images[1:]}).to_csv(tmp_path/'pairs.csv', index=False)
+    real_embed = S.embed_images
+    def stop_at_second(m, paths, *args, **kwargs):
+        calls.append(len(paths))
+        if len(calls) == 2: raise KeyboardInterrupt
+        return real_embed(m, paths, *args, **kwargs)
+    monkeypatch.setattr(S, 'embed_images', stop_at_second)
+    with pytest.raises(KeyboardInterrupt): score_csv(model, tmp_path/'pairs.csv', out, images=collection, chunk=5)
+    work = tmp_path/'.scores.csv.vectors'
+    assert not out.exists() and len(S.chunk_files(next(work.iterdir()))) == 1
+    calls.clear()
+    monkeypatch.setattr(S, 'embed_images', lambda m, paths, *args, **kwargs: calls.append(len(paths))
+                        or real_embed(m, paths, *args, **kwargs))
+    assert score_csv(model, tmp_path/'pairs.csv', out, images=collection, chunk=5) == (11, 0)
+    assert calls == [5, 2] and not work.exists()                  # the first 5 were kept
+    direct, _ = score_pairs(model, [collection/p for p in images[:-1]], [collection/p for p in images[1:]])
+    np.testing.assert_allclose(pd.read_csv(out).score, direct, atol=1e-5)
 
 @pytest.mark.parametrize('approach,head', [('embedding', None), ('classifier', None), ('siamese', 'concat'), ('siamese', 'symmetric')])
 def test_scores_are_the_pair_scores(approach, head, collection, tmp_path):

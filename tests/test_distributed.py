@@ -1,7 +1,7 @@
 """Two CPU processes (gloo) train together under `torchrun`: same weights, one writer, metrics over every validation pair."""
 import json, os, subprocess, sys
 from pathlib import Path
-import pandas as pd, pytest
+import numpy as np, pandas as pd, pytest
 pytest.importorskip('accelerate')
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,4 +68,60 @@ def test_artmatch_train_under_torchrun(prepared, tmp_path):
     assert (tmp_path/'run/model.safetensors').exists() and not (tmp_path/'run/checkpoint.pt').exists()
     history = pd.read_csv(tmp_path/'run/history.csv')
     assert len(history) == (2 if SQUEEZENET.exists() else 1)
-    if SQUEEZENET.exists(): assert len(list((data/'features').glob('features-*.safetensors'))) == 1
+    if SQUEEZENET.exists(): assert len(list((data/'features').glob('features-*'))) == 1
+
+def _artmatch(args, processes:int, cwd:Path) -> subprocess.CompletedProcess:
+    "`artmatch ARGS` in `processes` CPU processes under torchrun (1: a plain process)."
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'CUDA_VISIBLE_DEVICES': ''}
+    launch = (['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(processes)] if processes > 1 else [])
+    res = subprocess.run([sys.executable, *launch, '-m', 'artmatch', *map(str, args)], env=env, cwd=cwd,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res
+
+def test_index_and_score_in_two_processes(tmp_path):
+    """`artmatch index` and `artmatch score` in 2 CPU processes: the chunks shared, the same vectors and scores as one
+    process, one index and one scores file, printed once; a killed index run, run again, embeds only what was left."""
+    import shutil, torch
+    from artmatch.data import sample_path
+    from artmatch.models import build_model
+    from artmatch.export import save_model
+    from artmatch.index import load_index
+    from artmatch.scoring import chunk_files
+    torch.manual_seed(0)
+    model = build_model('embedding', 'squeezenet1_0', pretrained=False)
+    model.config['size'] = 32
+    run = save_model(model.eval(), tmp_path/'run')
+    collection = tmp_path/'collection'
+    for folder in sorted((sample_path()/'images').iterdir())[:3]:
+        (collection/folder.name).mkdir(parents=True)
+        for f in sorted(folder.iterdir())[:6]: shutil.copy(f, collection/folder.name)
+    (collection/folder.name/'corrupt.jpg').write_bytes(b'not a picture')
+    images = sorted(str(p.relative_to(collection)) for p in collection.rglob('*.jpg'))
+    pd.DataFrame({'image1': images[:-1], 'image2': images[1:]}).to_csv(tmp_path/'pairs.csv', index=False)
+    for n in (1, 2):
+        res = _artmatch(['index', run, collection, '--out', f'index{n}', '--chunk', 4], n, tmp_path)
+        assert res.stdout.count('indexed 18 works by 3 artists') == 1 and '1 skipped' in res.stdout
+        res = _artmatch(['score', run, 'pairs.csv', '--images', collection, '--out', f'scores{n}.csv', '--chunk', 4],
+                        n, tmp_path)
+        assert res.stdout.count('scored 17 pairs') == 1        # the corrupt image is in 1 pair
+    assert len(chunk_files(tmp_path/'index2/vectors')) == 5          # 18 works, 4 a chunk, written by both ranks
+    one, two = (load_index(tmp_path/f'index{n}', run) for n in (1, 2))
+    assert list(one.works.image) == list(two.works.image)
+    assert torch.allclose(one.vectors.embeddings, two.vectors.embeddings, atol=1e-6)
+    s1, s2 = (pd.read_csv(tmp_path/f'scores{n}.csv') for n in (1, 2))
+    assert s1[['image1', 'image2']].equals(s2[['image1', 'image2']]) and s1.score.isna().sum() == 1
+    assert np.allclose(s1.score, s2.score, atol=1e-6, equal_nan=True)
+    assert not list(tmp_path.glob('.scores*.vectors'))                # the work folders are gone once written
+    # as a kill leaves it: some chunks written, no works.csv
+    from safetensors import safe_open
+    lost = 0
+    for f in chunk_files(tmp_path/'index2/vectors')[1::2]:
+        with safe_open(str(f), 'pt') as chunk: lost += len(json.loads(chunk.metadata()['stamps']))
+        f.unlink()
+    (tmp_path/'index2/works.csv').unlink()
+    res = _artmatch(['index', run, collection, '--out', 'index2', '--chunk', 4], 2, tmp_path)
+    assert f'({lost} embedded now)' in res.stdout and lost >= 7
+    again = load_index(tmp_path/'index2', run)
+    assert list(again.works.image) == list(one.works.image)
+    assert torch.allclose(again.vectors.embeddings, one.vectors.embeddings, atol=1e-6)
