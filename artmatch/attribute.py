@@ -12,7 +12,7 @@ from scipy.special import expit
 from .core import ArtmatchError, check_file
 from .data import image_files
 from .images import open_image
-from .scoring import Embeddings, embed_images, check_method, PairScorer, score_ids, method_threshold
+from .scoring import Embeddings, embed_images, check_method, PairScorer, score_ids, method_threshold, build_scorer
 from .evaluate import choose_threshold
 from .index import WorkIndex, load_index, model_and_folder
 
@@ -52,13 +52,15 @@ def _top_k(by:str) -> int|None:
     return int(k[1])
 
 def prototypes(index:WorkIndex, method:str) -> Embeddings:
-    "Each artist's mean vector (the mean of unit vectors for cosine), in `index.artists` order."
+    "Each artist's mean vector (the mean of unit vectors for cosine), in `index.artists` order; computed once."
     def mean(t):
         if t is None: return None
         if method == 'cosine': t = F.normalize(t, dim=1)
         return torch.stack([t[s:e].mean(0) for s, e in index.spans])
-    v = index.vectors
-    return Embeddings(list(index.artists), mean(v.features), mean(v.probs), {}, mean(v.embeddings))
+    if method not in index.prototypes:
+        v = index.vectors
+        index.prototypes[method] = Embeddings(list(index.artists), mean(v.features), mean(v.probs), {}, mean(v.embeddings))
+    return index.prototypes[method]
 
 def _prototype_scores(model, index:WorkIndex, queries:Embeddings, method:str) -> torch.Tensor:
     "Pair scores of each of `queries` against each artist's prototype (queries x artists)."
@@ -112,6 +114,19 @@ def none_threshold(model, index:WorkIndex, by:str='prototype', method:str|None=N
     return threshold
 
 # %% ../nbs/15_attribute.ipynb #aca4d086
+def _nearest(model, index:WorkIndex, queries:Embeddings, method:str, k:int,
+             rows:slice|None=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The `k` best pair scores of each of `queries` against the works of `index` (those at `rows`) and their positions:
+    a FAISS search where `method` scores by inner products, else every pair scored."""
+    search = index.search(model, method)
+    if search is None:
+        others = index.vectors if rows is None else index.vectors.take(np.arange(rows.start, rows.stop))
+        best = _against(model, queries, others, method).topk(k, dim=1)
+        return best.values, best.indices + (rows.start if rows else 0)
+    vectors, scorer = search
+    values, found = vectors.top(build_scorer(model, queries, method).vectors, k, rows)
+    return scorer.out(values), found
+
 def rank_artists(model, index:WorkIndex, queries:Embeddings, top:int=5, by:str='prototype', method:str|None=None,
                  threshold:float|None=None) -> pd.DataFrame:
     """The `top` artists of `index` for each image of the embedded `queries`, best first
@@ -119,16 +134,25 @@ def rank_artists(model, index:WorkIndex, queries:Embeddings, top:int=5, by:str='
     method = check_method(model, method)
     if threshold is None: threshold = none_threshold(model, index, by, method)
     if top < 1: raise ArtmatchError(f"top={top}: give at least 1 artist to list")
-    scores = _against(model, queries, index.vectors, method)
-    artist, nearest = artist_scores(model, index, queries, scores, by, method)
+    if by == 'prototype': artist = _prototype_scores(model, index, queries, method)   # no work need be scored yet
+    else:
+        scores = _against(model, queries, index.vectors, method)
+        artist, nearest = artist_scores(model, index, queries, scores, by, method)
     best = artist.topk(min(top, len(index.artists)), dim=1)
     n, q = best.indices.shape[1], torch.arange(len(queries.paths)).repeat_interleave(best.indices.shape[1])
-    near = nearest[q, best.indices.flatten()]
+    if by == 'prototype':      # each listed artist's nearest work, searched among that artist's works alone
+        found = [_nearest(model, index, queries.take([i]), method, 1, slice(*index.spans[a]))
+                 for i, a in zip(q.tolist(), best.indices.flatten().tolist())]
+        near = torch.cat([f[1][:, 0] for f in found]) if found else torch.zeros(0, dtype=torch.long)
+        near_score = torch.cat([f[0][:, 0] for f in found]) if found else torch.zeros(0)
+    else:
+        near = nearest[q, best.indices.flatten()]
+        near_score = scores[q, near]
     df = pd.DataFrame({'image': np.repeat(queries.paths, n), 'rank': np.tile(np.arange(1, n + 1), len(queries.paths)),
                        'artist': index.artists[best.indices.flatten().numpy()],
                        'score': best.values.flatten().double().numpy()})
     return df.assign(match=df.score >= threshold, nearest_work=index.works.image.to_numpy()[near.numpy()],
-                     nearest_score=scores[q, near].double().numpy())
+                     nearest_score=near_score.double().numpy())
 
 def _image_files(images) -> list[str]:
     "The image files of `images`, a folder standing for every image below it."
@@ -186,11 +210,11 @@ def nearest_works(model, index, images, top:int=5, method:str|None=None, bs:int=
     if not isinstance(index, WorkIndex): index = load_index(index, model)
     if top < 1: raise ArtmatchError(f"top={top}: give at least 1 work to list")
     queries, errors = _embed_readable(model, images, bs)
-    best = _against(model, queries, index.vectors, check_method(model, method)).topk(min(top, len(index)), dim=1)
-    works = index.works.drop(columns='stamp').rename(columns={'image': 'work'}).iloc[best.indices.flatten().numpy()]
-    n = best.indices.shape[1]
+    values, found = _nearest(model, index, queries, check_method(model, method), min(top, len(index)))
+    works = index.works.drop(columns='stamp').rename(columns={'image': 'work'}).iloc[found.flatten().numpy()]
+    n = found.shape[1]
     df = works.assign(image=np.repeat(queries.paths, n), rank=np.tile(np.arange(1, n + 1), len(queries.paths)),
-                      score=best.values.flatten().double().numpy())
+                      score=values.flatten().double().numpy())
     return _with_errors(df[['image', 'rank', *works.columns, 'score']].reset_index(drop=True), errors,
                         _image_files(images))
 

@@ -10,11 +10,11 @@ import numpy as np, pandas as pd, torch
 from .core import ArtmatchError, write_csv, write_json
 from .data import read_collection
 from .distributed import rank0_only
-from .scoring import Embeddings, VECTORS, model_key, file_stamps, chunk_stamps, read_chunks, embed_chunks
+from .scoring import Embeddings, DotScores, build_scorer, VECTORS, model_key, file_stamps, chunk_stamps, read_chunks, embed_chunks
 from .export import load_model
 
 # %% auto #0
-__all__ = ['model_and_folder', 'build_index', 'WorkIndex', 'load_index', 'embedded_works']
+__all__ = ['EXACT_SEARCH', 'model_and_folder', 'build_index', 'VectorSearch', 'WorkIndex', 'load_index', 'embedded_works']
 
 # %% ../nbs/14_index.ipynb #da7d41ba
 def model_and_folder(model) -> tuple:
@@ -76,6 +76,37 @@ def build_index(model, collection, out, bs:int=64, chunk:int=1024, image_col:str
     return rank0_only(_finish_index, out, collection, works, stamps, errors, info, before)
 
 # %% ../nbs/14_index.ipynb #129469cd
+EXACT_SEARCH = 1_000_000    # indexed vectors up to which the nearest works are searched exactly
+
+class VectorSearch:
+    """The largest inner products of query vectors with `vectors` (works x numbers), through FAISS: exact up to
+    `EXACT_SEARCH` vectors, an inverted-file index (IVF, `probe` of its lists searched) beyond."""
+    def __init__(self, vectors:torch.Tensor, probe:int=64):
+        import faiss
+        self.vectors, self.ivf = np.ascontiguousarray(vectors.float().numpy()), None
+        n, d = self.vectors.shape
+        if n > EXACT_SEARCH:
+            lists = int(np.sqrt(n))
+            self.ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, lists, faiss.METRIC_INNER_PRODUCT)
+            sample = np.sort(np.random.default_rng(0).choice(n, min(n, 64 * lists), replace=False))
+            self.ivf.train(self.vectors[sample])
+            self.ivf.add(self.vectors)
+            self.ivf.nprobe = min(probe, lists)
+
+    def top(self, queries:torch.Tensor, k:int, rows:slice|None=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The `k` largest inner products of each of `queries` with the vectors (those at `rows`, searched exactly)
+        and their positions, best first."""
+        import faiss
+        q = np.ascontiguousarray(queries.float().numpy())
+        rows = rows or slice(0, len(self.vectors))
+        k = min(k, rows.stop - rows.start)
+        if not len(q) or not k: return torch.zeros(len(q), k), torch.zeros(len(q), k, dtype=torch.long)
+        if self.ivf is not None and rows.stop - rows.start == len(self.vectors): scores, found = self.ivf.search(q, k)
+        else:
+            scores, found = faiss.knn(q, self.vectors[rows], k, metric=faiss.METRIC_INNER_PRODUCT)
+            found += rows.start
+        return torch.from_numpy(scores), torch.from_numpy(found.astype(np.int64))
+
 class WorkIndex:
     """Indexed `works` (image, artist, metadata), each artist's together, their `vectors` (an `Embeddings`)
     and the index's `info`."""
@@ -85,12 +116,23 @@ class WorkIndex:
         self.artists, starts = np.unique(self.works.artist.to_numpy(dtype=str), return_index=True)
         self.spans = [(int(s), int(e)) for s, e in zip(starts, list(starts[1:]) + [len(self.works)])]
         self.thresholds = {}      # `none_threshold` of each (by, method), once chosen
+        self.searches = {}        # `search` of each method, once built
+        self.prototypes = {}      # each artist's mean vector for each method (`attribute.prototypes`), once computed
     def __len__(self): return len(self.works)
     def __getitem__(self, rows) -> WorkIndex:
         "The works at positions `rows`, or where the mask `rows` is true."
         rows = np.asarray(rows)
         rows = np.flatnonzero(rows) if rows.dtype == bool else rows
         return WorkIndex(self.works.iloc[rows], self.vectors.take(rows), self.info)
+    def search(self, model, method:str) -> tuple[VectorSearch, DotScores]|None:
+        """A `VectorSearch` of the works' vectors for `method` and its scorer (whose `out` maps an inner product to the
+        score), built once; None where `method`'s score is not an increasing function of an inner product."""
+        if method not in self.searches:
+            scorer = build_scorer(model, self.vectors, method)
+            slope = (model.config.get('calibration', {}).get(method) or [1])[0]      # of sigmoid(slope * x + b)
+            dot = isinstance(scorer, DotScores) and slope > 0
+            self.searches[method] = (VectorSearch(scorer.vectors), scorer) if dot else None
+        return self.searches[method]
 
 def load_index(path, model) -> WorkIndex:
     "The index in the folder `path`, refused unless `model` (or its folder) made it."

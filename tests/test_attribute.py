@@ -185,3 +185,36 @@ def test_command_line_and_python_agree(trained, imagenet_runs, tmp_path, capsys)
     printed = capsys.readouterr().out
     v = A.verify(model=model, image=queries[0], references=folder)
     assert f"P(by the artist of these {len(v['works'])} works): {v['probability']:.4f} (threshold {v['threshold']:.4f})" in printed
+
+@pytest.mark.parametrize('approach', ['embedding', 'classifier'])
+def test_search_finds_what_scoring_every_pair_finds(approach, monkeypatch):
+    """FAISS's exact search gives the works and scores that scoring every pair gives, for every method (argmax, no inner
+    product, scores every pair); so does the IVF index beyond `EXACT_SEARCH` when it searches all its lists;
+    each listed artist's nearest work is its best."""
+    from artmatch.scoring import Embeddings, SCORE_METHODS
+    torch.manual_seed(0)
+    n, model = 300, tiny(approach)
+    works = pd.DataFrame({'image': [f'w{i}.jpg' for i in range(n)], 'artist': [f'a{i % 7}' for i in range(n)]})
+    vectors = lambda m: (torch.randn(m, 24), torch.randn(m, 3).softmax(1), torch.nn.functional.normalize(torch.randn(m, 16)))
+    index = I.WorkIndex(works, Embeddings(works.image, *vectors(n)[:2], {}, vectors(n)[2]), {})
+    queries = Embeddings(['q0.jpg', 'q1.jpg'], *vectors(2)[:2], {}, vectors(2)[2])
+    for method in SCORE_METHODS[approach]:
+        every = A._against(model, queries, index.vectors, method)
+        values, found = A._nearest(model, index, queries, method, 10)
+        assert (index.search(model, method) is None) == (method == 'argmax')
+        if method != 'argmax': assert torch.equal(found, every.topk(10, dim=1).indices)
+        torch.testing.assert_close(values, every.gather(1, found), atol=1e-5, rtol=0)
+        ranking = A.rank_artists(model, index, queries, top=3, method=method, threshold=0.5)
+        for r in ranking.itertuples():
+            span = slice(*index.spans[list(index.artists).index(r.artist)])
+            assert r.nearest_score == pytest.approx(float(every[int(r.image[1]), span].max()), abs=1e-5)
+    monkeypatch.setattr(I, 'EXACT_SEARCH', 100)
+    search, scorer = I.WorkIndex(works, index.vectors, {}).search(model, SCORE_METHODS[approach][0])
+    assert search.ivf is not None and search.ivf.nlist == int(np.sqrt(n))
+    search.ivf.nprobe = search.ivf.nlist
+    exact = I.VectorSearch(scorer.vectors[:0].new_zeros(0, 1))       # nothing indexed: nothing found
+    assert exact.top(torch.zeros(2, 1), 5)[1].shape == (2, 0)
+    values, found = search.top(scorer.vectors[:2], 10)
+    direct = (scorer.vectors[:2] @ scorer.vectors.T).topk(10, dim=1)
+    assert torch.equal(found, direct.indices)
+    torch.testing.assert_close(values, direct.values, atol=1e-5, rtol=0)
