@@ -53,13 +53,14 @@ def _top_k(by:str) -> int|None:
 
 def prototypes(index:WorkIndex, method:str) -> Embeddings:
     "Each artist's mean vector (the mean of unit vectors for cosine), in `index.artists` order; computed once."
-    def mean(t):
+    def mean(t):       # artist by artist: no normalised copy of every vector at once
         if t is None: return None
-        if method == 'cosine': t = F.normalize(t, dim=1)
-        return torch.stack([t[s:e].mean(0) for s, e in index.spans])
+        unit = (lambda x: F.normalize(x, dim=1)) if method == 'cosine' else (lambda x: x)
+        return torch.stack([unit(t[s:e]).mean(0) for s, e in index.spans])
     if method not in index.prototypes:
         v = index.vectors
-        index.prototypes[method] = Embeddings(list(index.artists), mean(v.features), mean(v.probs), {}, mean(v.embeddings))
+        index.prototypes[method] = Embeddings(list(index.artists), mean(v.features), mean(v.probs), {},
+                                              mean(v.embeddings))
     return index.prototypes[method]
 
 def _prototype_scores(model, index:WorkIndex, queries:Embeddings, method:str) -> torch.Tensor:

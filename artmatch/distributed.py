@@ -60,7 +60,7 @@ def rank0_value(x):
 
 # %% ../nbs/04_distributed.ipynb #de7942a9
 def process_share(n:int) -> range:
-    "The numbers of the `n` tasks that this process does: every `world_size()`-th from its `rank()` (all when not launched)."
+    "The numbers of the `n` tasks this process does: every `world_size()`-th from its `rank()` (all when not launched)."
     return range(rank(), n, world_size())
 
 def gathered(x) -> list:

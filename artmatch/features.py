@@ -8,8 +8,10 @@ import os
 from types import MethodType
 from pathlib import Path
 import numpy as np, pandas as pd, torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from fastai.vision.all import Learner, Module, TfmdDL, DataLoaders
-from .core import ArtmatchError, file_stamp, weights_hash, with_body
+from .core import ArtmatchError, replacing, file_stamp, weights_hash, with_body
 from .distributed import rank0_only
 from .loaders import PairBatchDL
 from .scoring import embed_chunks, read_chunks
@@ -34,11 +36,16 @@ def feature_key(model, views:int) -> str:
     return weights_hash(settings, model.body.state_dict())
 
 def _adopt_single_file(cache:Path) -> None:
-    "A cache written before chunks (one file beside the folder `cache`) becomes its first chunk."
+    """A cache written before chunks (one file beside the folder `cache`, images x views x features) becomes its first
+    chunk (images x features for one view, as `embed_chunks` writes them)."""
     old = cache.with_name(cache.name + '.safetensors')
-    if old.exists() and not cache.exists():
-        cache.mkdir(parents=True)
-        os.replace(old, cache/'00000.safetensors')
+    if not old.exists() or cache.exists(): return
+    with safe_open(str(old), 'pt') as f: features, metadata = f.get_tensor('features'), f.metadata()
+    cache.mkdir(parents=True)
+    with replacing(cache/'00000.safetensors') as part:
+        save_file({'features': features[:, 0].contiguous() if features.shape[1] == 1 else features}, str(part),
+                  metadata=metadata)
+    old.unlink()
 
 def cached_features(model, paths, folder, views:int=1, bs:int=64, num_workers:int=0) -> torch.Tensor:
     """Body features of `paths` (images x `views` x features): those in `folder`'s cache read,

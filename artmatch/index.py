@@ -4,17 +4,18 @@
 
 # %% ../nbs/14_index.ipynb #1d3a0001
 from __future__ import annotations
-import json
+import hashlib, json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from .core import ArtmatchError, write_csv, write_json
+from .core import ArtmatchError, replacing, write_csv, write_json
 from .data import read_collection
 from .distributed import rank0_only
-from .scoring import Embeddings, DotScores, build_scorer, VECTORS, model_key, file_stamps, chunk_stamps, read_chunks, embed_chunks
+from .scoring import (Embeddings, DotScores, build_scorer, SCORE_METHODS, VECTORS, model_key, file_stamps,
+    chunk_stamps, read_chunks, embed_chunks)
 from .export import load_model
 
 # %% auto #0
-__all__ = ['EXACT_SEARCH', 'model_and_folder', 'build_index', 'VectorSearch', 'WorkIndex', 'load_index', 'embedded_works']
+__all__ = ['EXACT_SEARCH', 'model_and_folder', 'build_index', 'WorkIndex', 'load_index', 'VectorSearch', 'embedded_works']
 
 # %% ../nbs/14_index.ipynb #da7d41ba
 def model_and_folder(model) -> tuple:
@@ -37,6 +38,8 @@ def _check_model(info:dict, key:str, path:Path, run:str|None) -> None:
                             "use that model, or index the collection with this one into a new folder")
 
 # %% ../nbs/14_index.ipynb #789569da
+EXACT_SEARCH = 1_000_000    # indexed vectors up to which the nearest works are searched exactly
+
 def _start_index(out:Path, info:dict) -> int:
     """Check that `out` is new, empty or an index of the model of `info`, and write its `index.json`;
     returns how many works it holds vectors of."""
@@ -48,8 +51,10 @@ def _start_index(out:Path, info:dict) -> int:
     write_json(info, out/'index.json')
     return len(chunk_stamps(out/'vectors'))
 
-def _finish_index(out:Path, collection, works:pd.DataFrame, stamps:dict, errors:dict, info:dict, before:int) -> dict:
-    "Write the indexed ones of `works`, the skipped images and the counts, last."
+def _finish_index(model, out:Path, collection, works:pd.DataFrame, stamps:dict, errors:dict, info:dict,
+                  before:int) -> dict:
+    """Write the indexed ones of `works`, the skipped images and the counts, last; beyond `EXACT_SEARCH` works, the
+    search index of each method too."""
     indexed = chunk_stamps(out/'vectors')
     works = works.assign(stamp=works.image.map(stamps))
     works = works[works.stamp.isin(indexed)]
@@ -59,6 +64,9 @@ def _finish_index(out:Path, collection, works:pd.DataFrame, stamps:dict, errors:
     counts = dict(works=len(works), artists=works.artist.nunique(), embedded=len(indexed) - before,
                   skipped=len(errors))
     write_json({**info, 'collection': str(Path(collection).expanduser().resolve()), **counts}, out/'index.json')
+    if len(works) > EXACT_SEARCH:           # built now, not at the first attribution
+        index = load_index(out, model)
+        for method in SCORE_METHODS[info['approach']]: index.search(model, method)
     return counts
 
 def build_index(model, collection, out, bs:int=64, chunk:int=1024, image_col:str|None=None,
@@ -73,46 +81,17 @@ def build_index(model, collection, out, bs:int=64, chunk:int=1024, image_col:str
     before = rank0_only(_start_index, out, info)
     stamps, errors = file_stamps(works.image)
     errors.update(embed_chunks(model, stamps, out/'vectors', info['vectors'], chunk, bs))
-    return rank0_only(_finish_index, out, collection, works, stamps, errors, info, before)
+    return rank0_only(_finish_index, model, out, collection, works, stamps, errors, info, before)
 
 # %% ../nbs/14_index.ipynb #129469cd
-EXACT_SEARCH = 1_000_000    # indexed vectors up to which the nearest works are searched exactly
-
-class VectorSearch:
-    """The largest inner products of query vectors with `vectors` (works x numbers), through FAISS: exact up to
-    `EXACT_SEARCH` vectors, an inverted-file index (IVF, `probe` of its lists searched) beyond."""
-    def __init__(self, vectors:torch.Tensor, probe:int=64):
-        import faiss
-        self.vectors, self.ivf = np.ascontiguousarray(vectors.float().numpy()), None
-        n, d = self.vectors.shape
-        if n > EXACT_SEARCH:
-            lists = int(np.sqrt(n))
-            self.ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, lists, faiss.METRIC_INNER_PRODUCT)
-            sample = np.sort(np.random.default_rng(0).choice(n, min(n, 64 * lists), replace=False))
-            self.ivf.train(self.vectors[sample])
-            self.ivf.add(self.vectors)
-            self.ivf.nprobe = min(probe, lists)
-
-    def top(self, queries:torch.Tensor, k:int, rows:slice|None=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The `k` largest inner products of each of `queries` with the vectors (those at `rows`, searched exactly)
-        and their positions, best first."""
-        import faiss
-        q = np.ascontiguousarray(queries.float().numpy())
-        rows = rows or slice(0, len(self.vectors))
-        k = min(k, rows.stop - rows.start)
-        if not len(q) or not k: return torch.zeros(len(q), k), torch.zeros(len(q), k, dtype=torch.long)
-        if self.ivf is not None and rows.stop - rows.start == len(self.vectors): scores, found = self.ivf.search(q, k)
-        else:
-            scores, found = faiss.knn(q, self.vectors[rows], k, metric=faiss.METRIC_INNER_PRODUCT)
-            found += rows.start
-        return torch.from_numpy(scores), torch.from_numpy(found.astype(np.int64))
-
 class WorkIndex:
     """Indexed `works` (image, artist, metadata), each artist's together, their `vectors` (an `Embeddings`)
     and the index's `info`."""
-    def __init__(self, works:pd.DataFrame, vectors:Embeddings, info:dict):
+    def __init__(self, works:pd.DataFrame, vectors:Embeddings, info:dict, folder:Path|None=None):
         order = np.argsort(works.artist.to_numpy(dtype=str), kind='stable')
-        self.works, self.vectors, self.info = works.iloc[order].reset_index(drop=True), vectors.take(order), info
+        in_order = bool((order == np.arange(len(order))).all())           # no copy of the vectors needed
+        self.works = works.reset_index(drop=True) if in_order else works.iloc[order].reset_index(drop=True)
+        self.vectors, self.info, self.folder = vectors if in_order else vectors.take(order), info, folder
         self.artists, starts = np.unique(self.works.artist.to_numpy(dtype=str), return_index=True)
         self.spans = [(int(s), int(e)) for s, e in zip(starts, list(starts[1:]) + [len(self.works)])]
         self.thresholds = {}      # `none_threshold` of each (by, method), once chosen
@@ -131,8 +110,14 @@ class WorkIndex:
             scorer = build_scorer(model, self.vectors, method)
             slope = (model.config.get('calibration', {}).get(method) or [1])[0]      # of sigmoid(slope * x + b)
             dot = isinstance(scorer, DotScores) and slope > 0
-            self.searches[method] = (VectorSearch(scorer.vectors), scorer) if dot else None
+            file = self._search_file(model, method) if len(self) > EXACT_SEARCH else None
+            self.searches[method] = (VectorSearch(scorer.vectors, file=file), scorer) if dot else None
         return self.searches[method]
+    def _search_file(self, model, method:str) -> Path|None:
+        "Where the IVF index of `method` is kept: in the index's folder, named by the model and the works in order."
+        if self.folder is None: return None
+        key = hashlib.sha256('\n'.join([model_key(model), *self.works.stamp]).encode()).hexdigest()[:16]
+        return self.folder/f'search-{method}-{key}.faiss'
 
 def load_index(path, model) -> WorkIndex:
     "The index in the folder `path`, refused unless `model` (or its folder) made it."
@@ -145,6 +130,8 @@ def load_index(path, model) -> WorkIndex:
     if not (path/'works.csv').is_file():
         raise ArtmatchError(f"{path}: unfinished index (no works.csv); run `artmatch index` again to finish it")
     works = pd.read_csv(path/'works.csv', dtype=str, keep_default_na=False)
+    # in the order WorkIndex keeps them: the vectors are gathered once
+    works = works.iloc[np.argsort(works.artist.to_numpy(dtype=str), kind='stable')].reset_index(drop=True)
     stamps, tensors = read_chunks(path/'vectors', info['vectors'])
     row = {s: i for i, s in enumerate(stamps)}
     missing = ~works.stamp.isin(row)
@@ -154,7 +141,51 @@ def load_index(path, model) -> WorkIndex:
     rows = torch.tensor(works.stamp.map(row).to_numpy(dtype=np.int64))
     vectors = {name: t[rows] for name, t in tensors.items()}
     return WorkIndex(works, Embeddings(works.image, vectors.get('features'), vectors.get('probs'), {},
-                                       vectors.get('embeddings')), info)
+                                       vectors.get('embeddings')), info, path)
+
+# %% ../nbs/14_index.ipynb #e98d12a3
+class VectorSearch:
+    """The largest inner products of query vectors with `vectors` (works x numbers), through FAISS: exact up to
+    `EXACT_SEARCH` vectors, an inverted-file index (IVF, `probe` of its lists searched) beyond, read memory-mapped
+    from `file` if it is there, else built (and written to `file`)."""
+    def __init__(self, vectors:torch.Tensor, probe:int=64, file:Path|None=None):
+        import faiss
+        self.vectors, self.ivf = np.ascontiguousarray(vectors.float().numpy()), None
+        n, d = self.vectors.shape
+        if n <= EXACT_SEARCH: return
+        if file is not None and file.exists(): self.ivf = faiss.read_index(str(file), faiss.IO_FLAG_MMAP)
+        else:
+            lists = int(np.sqrt(n))
+            self.ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, lists, faiss.METRIC_INNER_PRODUCT)
+            sample = np.sort(np.random.default_rng(0).choice(n, min(n, 64 * lists), replace=False))
+            self.ivf.train(self.vectors[sample])
+            self.ivf.add(self.vectors)
+            if file is not None: _write_search(self.ivf, file)
+        self.ivf.nprobe = min(probe, self.ivf.nlist)
+
+    def top(self, queries:torch.Tensor, k:int, rows:slice|None=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The `k` largest inner products of each of `queries` with the vectors (those at `rows`, searched exactly)
+        and their positions, best first."""
+        import faiss
+        q = np.ascontiguousarray(queries.float().numpy())
+        rows = rows or slice(0, len(self.vectors))
+        k = min(k, rows.stop - rows.start)
+        if not len(q) or not k: return torch.zeros(len(q), k), torch.zeros(len(q), k, dtype=torch.long)
+        if self.ivf is not None and rows.stop - rows.start == len(self.vectors): scores, found = self.ivf.search(q, k)
+        else:
+            scores, found = faiss.knn(q, self.vectors[rows], k, metric=faiss.METRIC_INNER_PRODUCT)
+            found += rows.start
+        return torch.from_numpy(scores), torch.from_numpy(found.astype(np.int64))
+
+def _write_search(ivf, file:Path) -> None:
+    "Write the IVF index `ivf` to `file`, removing its method's for other works; warn if the folder is read-only."
+    import faiss
+    try:
+        with replacing(file) as part: faiss.write_index(ivf, str(part))
+        for older in file.parent.glob(file.name.rsplit('-', 1)[0] + '-*.faiss'):
+            if older != file: older.unlink()
+    except OSError as e:
+        warnings.warn(f"{file}: could not save the search index ({e}); it is kept in memory, and built again next time")
 
 # %% ../nbs/14_index.ipynb #13e7f2a2
 def embedded_works(emb:Embeddings, works:pd.DataFrame) -> WorkIndex:

@@ -125,7 +125,7 @@ def chunk_stamps(folder) -> set:
     return stamps
 
 def read_chunks(folder, names) -> tuple[list, dict]:
-    "The stamps of the images that the chunk files of `folder` hold, in file order, and their vectors of each of `names`."
+    "The stamps of the images that the chunk files of `folder` hold, in file order, and their vectors `names`."
     stamps, tensors = [], {name: [] for name in names}
     for f in chunk_files(folder):
         with safe_open(str(f), 'pt') as chunk:
@@ -249,7 +249,10 @@ def _calibrated(calibration):
     return lambda x: torch.sigmoid(calibration[0] * x + calibration[1])
 
 def _unit(emb:Embeddings) -> torch.Tensor:
-    return F.normalize(emb.features if emb.embeddings is None else emb.embeddings, dim=1)
+    "The vectors compared by cosine, as unit vectors: themselves if they are (no copy of a large index), else normalised."
+    v = emb.features if emb.embeddings is None else emb.embeddings
+    if not v.requires_grad and bool(((v.norm(dim=1) - 1).abs() < 1e-5).all()): return v
+    return F.normalize(v, dim=1)
 def _siamese_head(model, emb:Embeddings):
     "A copy of the Siamese head, on the device of the features (the CPU's, but while explaining)."
     return copy.deepcopy(model.head).to(emb.features.device).float().eval()

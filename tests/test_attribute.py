@@ -218,3 +218,30 @@ def test_search_finds_what_scoring_every_pair_finds(approach, monkeypatch):
     direct = (scorer.vectors[:2] @ scorer.vectors.T).topk(10, dim=1)
     assert torch.equal(found, direct.indices)
     torch.testing.assert_close(values, direct.values, atol=1e-5, rtol=0)
+
+def test_large_index_keeps_its_search_index(collection, tmp_path, monkeypatch):
+    """Beyond `EXACT_SEARCH` works, `build_index` writes the IVF search index into the index folder; a loaded index reads
+    it memory-mapped instead of building it again; a grown collection gets a new one in its place."""
+    import faiss
+    monkeypatch.setattr(I, 'EXACT_SEARCH', 8)
+    model, folder = tiny(), tmp_path/'index'
+    I.build_index(model, collection, folder)
+    first = list(folder.glob('search-cosine-*.faiss'))
+    assert len(first) == 1
+    def no_training(*args): raise AssertionError('the IVF index was built again')
+    with monkeypatch.context() as m:
+        m.setattr(faiss, 'IndexIVFFlat', no_training)
+        index = I.load_index(folder, model)
+        search, scorer = index.search(model, 'cosine')
+    search.ivf.nprobe = search.ivf.nlist                           # every list: exact
+    values, found = search.top(scorer.vectors[:3], 4)
+    direct = (scorer.vectors[:3] @ scorer.vectors.T).topk(4, dim=1)
+    assert torch.equal(found, direct.indices)
+    near = A.nearest_works(model, index, [index.works.image[0]], top=2)
+    assert near.work[0] == index.works.image[0] and near.score[0] == pytest.approx(1, abs=1e-5)
+    new = collection/'new-artist'/'new.jpg'
+    new.parent.mkdir()
+    shutil.copy(sorted(sample_path().rglob('*.jpg'))[-1], new)
+    I.build_index(model, collection, folder)
+    second = list(folder.glob('search-cosine-*.faiss'))
+    assert len(second) == 1 and second != first

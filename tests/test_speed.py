@@ -43,3 +43,12 @@ def test_speed_benchmark_runs_tiny(tmp_path):
     table = (tmp_path/'speed_tiny.md').read_text()
     for item in ('head stage', 'fine-tune', 'all-pairs, concat head', 'softmax-dot', 'embedding', 'resize', 'Machine:'):
         assert item in table
+
+def test_scale_benchmark_runs_quick(tmp_path):
+    "`benchmarks/scale.py --quick`: textures, prepare, index and search on tiny sizes, so that the script cannot rot."
+    r = subprocess.run([sys.executable, str(ROOT/'benchmarks/scale.py'), '--quick', '--out', str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    table = (tmp_path/'scale.md').read_text()
+    for item in ('### prepare', '| 200 | 100 | SqueezeNet, 64 px |', '| 2,000 | exact |', 'Machine:'): assert item in table
+    assert len(list((tmp_path/'textures/images').rglob('*.jpg'))) == 200
