@@ -17,7 +17,7 @@ from .core import ArtmatchError, replacing, file_stamp, weights_hash
 from .images import open_image
 from .blocks import ArtCrop
 from .models import embedding_vectors, artist_probs
-from .distributed import rank0_only, process_share, gathered, process_device, is_main_process, world_size
+from .distributed import rank0_only, process_share, gathered, process_device, is_main_process
 
 # %% auto #0
 __all__ = ['VECTORS', 'SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'head_vectors', 'work_vectors',
@@ -142,12 +142,14 @@ def _left_to_embed(paths, stamps:dict, folder:Path) -> tuple[list, int]:
 def embed_chunks(model, stamps:dict, folder, names, chunk:int=1024, bs:int=64, views:int=1,
                  num_workers:int=0) -> dict:
     """Embed the images of `stamps` (path: stamp) that no chunk file of `folder` holds into new chunk files of `chunk`
-    images, shared between the launched processes; returns the unreadable images' errors, from every process."""
+    images, shared between the launched processes, each on its GPU if it has one; returns the unreadable images'
+    errors, from every process."""
     if chunk < 1: raise ArtmatchError(f"chunk={chunk}: give at least 1 image per chunk file")
     folder = Path(folder)
     new, first = rank0_only(_left_to_embed, list(stamps), stamps, folder)
     parts = [new[s:s + chunk] for s in range(0, len(new), chunk)]
-    if world_size() > 1: model.to(process_device())
+    device = process_device() or (torch.device('cuda') if torch.cuda.is_available() else None)
+    if device is not None: model.to(device)            # this process's GPU (or CPU, launched with gloo)
     errors = {}
     for k in process_share(len(parts)):
         embs = [embed_images(model, parts[k], bs, num_workers, augment=view > 0) for view in range(views)]

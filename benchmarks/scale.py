@@ -13,9 +13,15 @@ Stages, each a row or rows of the table (OUT/scale.md), each kept in OUT/results
   one's index, embedding only the new works), each in a process of its own, with a small body (ImageNet SqueezeNet at
   64 px) so that the rows show how time and memory grow; one row of the real body, EfficientNet-Lite2 at 224 px, on the
   first `--lite2-works` textures gives its rate per 10,000 works;
-- search: `nearest_works` and `rank_artists` for one query against 100,000 and 1,000,000 indexed vectors (synthetic
-  unit vectors of Lite2's width, 50 works per artist), exact and, for the million, approximate (IVF) search;
+- search: against 100,000 and 1,000,000 indexed vectors (synthetic unit vectors of Lite2's 598 numbers, 50 works per
+  artist, two works of one artist at a cosine of about 0.65): building the search, the 10 nearest works of one query
+  (what `nearest_works` does once the image is embedded) and `rank_artists` (5 artists by prototype, each with its
+  nearest work), medians of 20 queries, the one-off `none_threshold`, and the process's memory; exact, and for the
+  million the IVF index too, with its recall of the exact 10 nearest;
 - score: `artmatch score` on Kaggle's 21,916,047 pairs (`score_speed.py`) over 1,000 textures, with the small body.
+
+Peak memory is that of the largest process (`artmatch` or one of its workers). Run on a machine with a GPU, the index
+rows give its images per second (the machine line names the GPU).
 """
 import argparse, json, os, platform, shutil, subprocess, sys, time
 from concurrent.futures import ProcessPoolExecutor
@@ -142,16 +148,20 @@ def search_rows(model_dir:Path, n:int) -> list[dict]:
             attribute_times.append(time.perf_counter() - start)
         found = torch.cat(found)
         exact_found = found if kind == 'exact' else exact_found
+        start = time.perf_counter()
+        if kind == 'exact': A.none_threshold(model, index)       # once per index: its works held out, one per artist
+        threshold = time.perf_counter() - start if kind == 'exact' else None
         recall = np.mean([len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(found, exact_found)])
         rows.append(dict(vectors=n, search=kind, build_s=build, nearest_ms=1000 * np.median(times),
-                         attribute_ms=1000 * np.median(attribute_times), recall_at_10=recall,
+                         attribute_ms=1000 * np.median(attribute_times), threshold_s=threshold, recall_at_10=recall,
                          vectors_gb=n * 598 * 4 / 2**30, rss_gb=rss_gb()))
     return rows
 
 def rss_gb() -> float: return int(Path('/proc/self/statm').read_text().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**30
 
 def markdown(rows:list[dict]) -> str:
-    fmt = lambda v: f'{v:,.3f}' if isinstance(v, float) else f'{v:,}' if isinstance(v, int) else str(v)
+    fmt = lambda v: (f'{v:,.3f}' if isinstance(v, float) else f'{v:,}' if isinstance(v, int) else
+                     '' if v is None else str(v))
     head = list(rows[0])
     return '\n'.join(['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
                      + ['| ' + ' | '.join(fmt(r.get(k, '')) for k in head) + ' |' for r in rows])
@@ -199,13 +209,15 @@ def main():
                              capture_output=True, text=True, check=True)
         keep('score', res.stdout)
     index_rows = [v for k, v in results.items() if k.startswith('index-')]
-    for r in index_rows: r['s_per_10000_embedded'] = r['seconds'] / r['embedded'] * 10_000
+    for r in index_rows:
+        r.update(images_per_s=r['embedded'] / r['seconds'], s_per_10000=r['seconds'] / r['embedded'] * 10_000)
     tables = [('textures', [v for k, v in results.items() if k.startswith('textures-')]),
               ('prepare', [v for k, v in results.items() if k.startswith('prepare-')]),
               ('index', index_rows),
               ('search', [r for k, v in results.items() if k.startswith('search-') for r in v])]
     text = '\n\n'.join(f'### {name}\n\n' + markdown(rows) for name, rows in tables if rows)
-    if 'score' in results: text += '\n\n### score\n\n' + results['score']
+    if 'score' in results:         # score_speed.py's table, without its progress bars
+        text += '\n\n### score\n\n' + '\n'.join(l for l in results['score'].splitlines() if l.startswith('|'))
     text += (f"\n\nMachine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
              f"({torch.get_num_threads()} threads), {'GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}")
     (a.out/'scale.md').write_text(text + '\n')
