@@ -43,14 +43,21 @@ def test_adding_a_work_embeds_only_it(collection, tmp_path, monkeypatch):
     assert all(f.read_bytes() == b for f, b in chunks.items())    # the old vectors are not rewritten
     assert 'new-artist' in set(pd.read_csv(index/'works.csv').artist)
 
-def test_interrupted_build_keeps_finished_chunks(collection, tmp_path, monkeypatch):
-    model, index, calls = tiny(), tmp_path/'index', []
-    real_embed = S.embed_images
-    def stop_at_third(m, paths, *args, **kwargs):
+def killed_at(monkeypatch, call:int|None) -> list:
+    """Make embedding raise KeyboardInterrupt (as a kill stops a run) at its `call`-th call (None: never);
+    returns the list to which each call adds its number of images."""
+    calls, real_embed = [], S.embed_images
+    def embed(m, paths, *args, **kwargs):
         calls.append(len(paths))
-        if len(calls) == 3: raise KeyboardInterrupt
+        if len(calls) == call: raise KeyboardInterrupt
         return real_embed(m, paths, *args, **kwargs)
-    monkeypatch.setattr(S, 'embed_images', stop_at_third)
+    monkeypatch.setattr(S, 'embed_images', embed)
+    return calls
+
+def test_interrupted_build_keeps_finished_chunks(collection, tmp_path, monkeypatch):
+    model, index = tiny(), tmp_path/'index'
+    real_embed = S.embed_images
+    killed_at(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt): I.build_index(model, collection, index, chunk=5)
     assert len(list((index/'vectors').iterdir())) == 2 and not (index/'works.csv').exists()
     with pytest.raises(ArtmatchError, match='unfinished index'): I.load_index(index, model)
@@ -92,21 +99,16 @@ def test_bad_images_are_reported(collection, tmp_path, capsys):
 def test_killed_scoring_resumes(collection, tmp_path, monkeypatch):
     "`score_csv` killed while embedding keeps its finished chunks; run again, it embeds the rest, then removes them."
     from artmatch.predict import score_csv
-    model, out, calls = tiny(), tmp_path/'scores.csv', []
+    model, out = tiny(), tmp_path/'scores.csv'
     images = sorted(str(p.relative_to(collection)) for p in collection.rglob('*.jpg'))
     pd.DataFrame({'image1': images[:-1], 'image2': images[1:]}).to_csv(tmp_path/'pairs.csv', index=False)
     real_embed = S.embed_images
-    def stop_at_second(m, paths, *args, **kwargs):
-        calls.append(len(paths))
-        if len(calls) == 2: raise KeyboardInterrupt
-        return real_embed(m, paths, *args, **kwargs)
-    monkeypatch.setattr(S, 'embed_images', stop_at_second)
+    killed_at(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt): score_csv(model, tmp_path/'pairs.csv', out, images=collection, chunk=5)
     work = tmp_path/'.scores.csv.vectors'
     assert not out.exists() and len(S.chunk_files(next(work.iterdir()))) == 1
-    calls.clear()
-    monkeypatch.setattr(S, 'embed_images', lambda m, paths, *args, **kwargs: calls.append(len(paths))
-                        or real_embed(m, paths, *args, **kwargs))
+    monkeypatch.setattr(S, 'embed_images', real_embed)
+    calls = killed_at(monkeypatch, None)
     assert score_csv(model, tmp_path/'pairs.csv', out, images=collection, chunk=5) == (11, 0)
     assert calls == [5, 2] and not work.exists()                  # the first 5 were kept
     direct, _ = score_pairs(model, [collection/p for p in images[:-1]], [collection/p for p in images[1:]])
