@@ -7,7 +7,7 @@ __all__ = ['app', 'RUN_HELP', 'bars_on_terminal_only', 'SplitBy', 'Approach', 'P
            'evaluate_cmd', 'predict_cmd', 'score_cmd', 'index_cmd', 'attribute_cmd', 'app_cmd', 'in_flags', 'main']
 
 # %% ../nbs/20_cli.ipynb #f11d54a1
-import csv, re, sys, warnings
+import csv, os, re, sys, warnings
 from contextlib import contextmanager
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from enum import Enum
@@ -267,11 +267,10 @@ def score_cmd(
         raise ArtmatchError("give a PAIRS_CSV, or --images FOLDER to score every pair of its images")
     for pairs_csv in csvs: check_pairs_csv(pairs_csv)
     from artmatch.predict import score_csv, score_folder
-    if not csvs: n_scored, n_bad = score_folder(model=run, images=images, out=out, method=method, bs=bs, chunk=chunk)
-    else: n_scored, n_bad = score_csv(model=run, pairs_csv=csvs[0], out=out, images=images, method=method, bs=bs,
-                                      chunk=chunk)
-    from artmatch.distributed import is_main_process
-    if not is_main_process(): return          # launched in several processes: rank 0 tells
+    if not csvs: counts = score_folder(model=run, images=images, out=out, method=method, bs=bs, chunk=chunk)
+    else: counts = score_csv(model=run, pairs_csv=csvs[0], out=out, images=images, method=method, bs=bs, chunk=chunk)
+    if counts is None: return          # another process of a launched run: rank 0 tells
+    n_scored, n_bad = counts
     typer.echo(f"scored {n_scored} pairs into {out}"
                + (f"; {n_bad} not scored, see {out.with_name(out.stem + '_skipped.csv')}" if n_bad else ''))
     with open(out, newline='', encoding='utf-8') as f: column = next(csv.reader(f))[-1]
@@ -406,5 +405,8 @@ def main(args:Optional[List[str]]=None) -> None:
     except Exception as e:
         from artmatch.core import ArtmatchError   # here, not at the top: `--help` loads no library
         if _debug['on'] or not isinstance(e, ArtmatchError): raise
-        print(f"artmatch: {e.kind}: {in_flags(str(e), _flags())}", file=sys.stderr)
+        # launched as several processes, every one stops with the error; rank 0 (`distributed.rank`, not imported:
+        # it loads torch) says it
+        if os.environ.get('RANK', '0') == '0':
+            print(f"artmatch: {e.kind}: {in_flags(str(e), _flags())}", file=sys.stderr)
         raise SystemExit(e.exit_code)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from unittest.mock import patch
-from .core import broadcast_on_loader_device
+from .core import ArtmatchError, broadcast_on_loader_device
 import torch
 from fastai.vision.all import Learner, CSVLogger, risinstance
 
@@ -45,13 +45,17 @@ def rank0_first(f, *args, **kwargs):
     with _process_state().main_process_first(), _alone(): return f(*args, **kwargs)
 
 def rank0_only(f, *args, **kwargs):
-    "Run `f(*args, **kwargs)` in rank 0 alone while the other ranks wait; every rank returns rank 0's result."
+    """Run `f(*args, **kwargs)` in rank 0 alone while the other ranks wait; every rank returns rank 0's result
+    (or raises its `ArtmatchError`: a user's mistake stops every rank with the same message)."""
     if world_size() < 2: return f(*args, **kwargs)
     _process_state()
     result = [None]
     if is_main_process():
-        with _alone(): result[0] = f(*args, **kwargs)
+        try:
+            with _alone(): result[0] = f(*args, **kwargs)
+        except ArtmatchError as e: result[0] = e
     torch.distributed.broadcast_object_list(result, src=0)
+    if isinstance(result[0], ArtmatchError): raise result[0]
     return result[0]
 
 def rank0_value(x):

@@ -14,7 +14,7 @@ from fastai.vision.all import Learner, Module, TfmdDL, DataLoaders
 from .core import ArtmatchError, replacing, file_stamp, weights_hash, with_body
 from .distributed import rank0_only
 from .loaders import PairBatchDL
-from .scoring import embed_chunks, read_chunks
+from .scoring import embed_chunks, read_chunks, unseen_chunks
 
 # %% auto #0
 __all__ = ['CachedBody', 'feature_key', 'cached_features', 'IndexedTensors', 'FeatureDL', 'head_learner']
@@ -59,6 +59,8 @@ def cached_features(model, paths, folder, views:int=1, bs:int=64, num_workers:in
     if errors: raise ArtmatchError(f"cannot compute features: {next(iter(errors.values()))}")
     known, vectors = read_chunks(cache, ['features'])
     index = {s: i for i, s in enumerate(known)}
+    missing = sum(s not in index for s in stamps.values())
+    if missing: raise unseen_chunks(cache, missing)
     features = vectors['features'].view(len(known), views, -1)
     return features[torch.tensor([index[stamps[str(p)]] for p in paths], dtype=torch.long)]
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import ArtmatchError, replacing, write_csv, write_json
 from .data import read_collection
-from .distributed import rank0_only
-from .scoring import (Embeddings, DotScores, build_scorer, SCORE_METHODS, VECTORS, model_key, file_stamps,
-    chunk_stamps, read_chunks, embed_chunks)
+from .distributed import rank0_only, is_main_process
+from .scoring import (Embeddings, build_scorer, SCORE_METHODS, VECTORS, model_key, file_stamps,
+    chunk_stamps, read_chunks, embed_chunks, unseen_chunks)
 from .export import load_model
 
 # %% auto #0
-__all__ = ['EXACT_SEARCH', 'model_and_folder', 'build_index', 'WorkIndex', 'load_index', 'VectorSearch', 'embedded_works']
+__all__ = ['EXACT_SEARCH', 'INNER_PRODUCTS', 'model_and_folder', 'build_index', 'WorkIndex', 'load_index', 'VectorSearch',
+           'embedded_works']
 
 # %% ../nbs/14_index.ipynb #da7d41ba
 def model_and_folder(model) -> tuple:
@@ -51,12 +52,12 @@ def _start_index(out:Path, info:dict) -> int:
     write_json(info, out/'index.json')
     return len(chunk_stamps(out/'vectors'))
 
-def _finish_index(model, out:Path, collection, works:pd.DataFrame, stamps:dict, errors:dict, info:dict,
-                  before:int) -> dict:
-    """Write the indexed ones of `works`, the skipped images and the counts, last; beyond `EXACT_SEARCH` works, the
-    search index of each method too."""
+def _finish_index(out:Path, collection, works:pd.DataFrame, stamps:dict, errors:dict, info:dict, before:int) -> dict:
+    "Write the indexed ones of `works`, the skipped images and the counts, last."
     indexed = chunk_stamps(out/'vectors')
     works = works.assign(stamp=works.image.map(stamps))
+    missing = (~works.stamp.isin(indexed) & ~works.image.isin(errors)).sum()
+    if missing: raise unseen_chunks(out/'vectors', missing)
     works = works[works.stamp.isin(indexed)]
     write_csv(pd.DataFrame({'image': list(errors), 'reason': list(errors.values())}), out/'skipped.csv')
     if works.empty: raise ArtmatchError(f"{collection}: no readable images to index (see {out/'skipped.csv'})")
@@ -64,9 +65,6 @@ def _finish_index(model, out:Path, collection, works:pd.DataFrame, stamps:dict, 
     counts = dict(works=len(works), artists=works.artist.nunique(), embedded=len(indexed) - before,
                   skipped=len(errors))
     write_json({**info, 'collection': str(Path(collection).expanduser().resolve()), **counts}, out/'index.json')
-    if len(works) > EXACT_SEARCH:           # built now, not at the first attribution
-        index = load_index(out, model)
-        for method in SCORE_METHODS[info['approach']]: index.search(model, method)
     return counts
 
 def build_index(model, collection, out, bs:int=64, chunk:int=1024, image_col:str|None=None,
@@ -81,9 +79,15 @@ def build_index(model, collection, out, bs:int=64, chunk:int=1024, image_col:str
     before = rank0_only(_start_index, out, info)
     stamps, errors = file_stamps(works.image)
     errors.update(embed_chunks(model, stamps, out/'vectors', info['vectors'], chunk, bs))
-    return rank0_only(_finish_index, model, out, collection, works, stamps, errors, info, before)
+    counts = rank0_only(_finish_index, out, collection, works, stamps, errors, info, before)
+    if is_main_process() and counts['works'] > EXACT_SEARCH:     # built now, not at the first attribution
+        index = load_index(out, model)
+        for method in SCORE_METHODS[info['approach']]: index.search(model, method)
+    return counts
 
 # %% ../nbs/14_index.ipynb #129469cd
+INNER_PRODUCTS = ('cosine', 'softmax_dot')     # the methods whose scorer is `DotScores`: searched by FAISS
+
 class WorkIndex:
     """Indexed `works` (image, artist, metadata), each artist's together, their `vectors` (an `Embeddings`)
     and the index's `info`."""
@@ -107,11 +111,10 @@ class WorkIndex:
         """A `VectorSearch` of the works' vectors for `method` and its scorer (whose `out` maps an inner product to the
         score), built once; None where `method`'s score is not an increasing function of an inner product."""
         if method not in self.searches:
-            scorer = build_scorer(model, self.vectors, method)
             slope = (model.config.get('calibration', {}).get(method) or [1])[0]      # of sigmoid(slope * x + b)
-            dot = isinstance(scorer, DotScores) and slope > 0
+            scorer = build_scorer(model, self.vectors, method) if method in INNER_PRODUCTS and slope > 0 else None
             file = self._search_file(model, method) if len(self) > EXACT_SEARCH else None
-            self.searches[method] = (VectorSearch(scorer.vectors, file=file), scorer) if dot else None
+            self.searches[method] = None if scorer is None else (VectorSearch(scorer.vectors, file=file), scorer)
         return self.searches[method]
     def _search_file(self, model, method:str) -> Path|None:
         "Where the IVF index of `method` is kept: in the index's folder, named by the model and the works in order."
@@ -171,8 +174,9 @@ class VectorSearch:
         rows = rows or slice(0, len(self.vectors))
         k = min(k, rows.stop - rows.start)
         if not len(q) or not k: return torch.zeros(len(q), k), torch.zeros(len(q), k, dtype=torch.long)
-        if self.ivf is not None and rows.stop - rows.start == len(self.vectors): scores, found = self.ivf.search(q, k)
-        else:
+        whole = rows.stop - rows.start == len(self.vectors)
+        if self.ivf is not None and whole: scores, found = self.ivf.search(q, k)
+        if self.ivf is None or not whole or (found < 0).any():     # (the searched lists held fewer than k: exactly)
             scores, found = faiss.knn(q, self.vectors[rows], k, metric=faiss.METRIC_INNER_PRODUCT)
             found += rows.start
         return torch.from_numpy(scores), torch.from_numpy(found.astype(np.int64))

@@ -4,13 +4,14 @@
 
 # %% ../nbs/12_predict.ipynb #7a1e0001
 from __future__ import annotations
+import shutil
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import ArtmatchError, check_file, check_pairs_csv, replacing
 from .data import IMAGE_SUFFIXES, image_files
 from .distributed import rank0_only
-from .scoring import (embed_images, resumable_embeddings, score_embedded, check_method, PairScorer, score_ids, p_same,
+from .scoring import (embed_images, embed_resumably, score_embedded, check_method, PairScorer, score_ids, p_same,
     artist_probabilities, method_threshold)
 from .export import load_model
 
@@ -57,9 +58,10 @@ def _read_chunks(pairs_csv:Path, rows:int):
         raise ArtmatchError(f"{pairs_csv}: not a readable CSV ({str(e).splitlines()[0]})") from None
 
 def score_csv(model, pairs_csv, out, images=None, method:str|None=None, bs:int=64, rows:int=1_000_000,
-              chunk:int=1024) -> tuple[int, int]:
+              chunk:int=1024) -> tuple[int, int]|None:
     """Score the pairs of `pairs_csv` with `model` (or its folder) into `out` (and a Kaggle submission), embedding its
-    images `chunk` at a time, resumably; returns (scored, not scored)."""
+    images `chunk` at a time, resumably; returns (scored, not scored) in rank 0 of a launched run, None in the
+    others."""
     pairs_csv, out = Path(pairs_csv).expanduser(), Path(out).expanduser()
     columns = check_pairs_csv(pairs_csv)          # before the model loads: a wrong CSV is told at once
     if out.resolve() == pairs_csv.resolve():
@@ -71,12 +73,13 @@ def score_csv(model, pairs_csv, out, images=None, method:str|None=None, bs:int=6
     names = rank0_only(_image_names, pairs_csv, rows)
     paths = [root/p for p in names]
     errors = {str(p): f"{p}: outside the images folder {root}; not scored" for p in paths if not _inside(p, root)}
-    with resumable_embeddings(model, [p for p in paths if str(p) not in errors], _work_folder(out), bs, chunk) as emb:
-        errors.update(emb.errors)
-        ids = np.array([-1 if str(p) in errors else emb.index[str(p)] for p in paths], dtype=np.int64)
-        chunks = ((c, ids[names.get_indexer(c.image1)], ids[names.get_indexer(c.image2)])
-                  for c in _read_chunks(pairs_csv, rows))
-        return rank0_only(_write_scores, model, method, emb, errors, chunks, out, indexed='index' in columns)
+    emb = embed_resumably(model, [p for p in paths if str(p) not in errors], _work_folder(out), bs, chunk)
+    if emb is None: return None                # another process of a launched run: rank 0 scores and writes
+    errors.update(emb.errors)
+    ids = np.array([-1 if str(p) in errors else emb.index[str(p)] for p in paths], dtype=np.int64)
+    chunks = ((c, ids[names.get_indexer(c.image1)], ids[names.get_indexer(c.image2)])
+              for c in _read_chunks(pairs_csv, rows))
+    return _write_scores(model, method, emb, errors, chunks, out, indexed='index' in columns)
 
 def _image_names(pairs_csv:Path, rows:int) -> pd.Index:
     "The distinct images of `pairs_csv`, first seen first."
@@ -113,12 +116,13 @@ def _write_scores(model, method:str, emb, errors:dict, chunks, out:Path, indexed
         with replacing(out.with_name(out.stem + '_skipped.csv')) as part:
             pd.DataFrame({'image': list(errors), 'reason': list(errors.values())}).to_csv(part, index=False,
                                                                                           errors='backslashreplace')
+    shutil.rmtree(_work_folder(out), ignore_errors=True)     # the vectors, kept for a killed run, are done with
     return int(counts[0]), int(counts[1])
 
 def score_folder(model, images, out, method:str|None=None, bs:int=64, rows:int=1_000_000,
-                 chunk:int=1024) -> tuple[int, int]:
+                 chunk:int=1024) -> tuple[int, int]|None:
     """Score every pair of the images below the folder `images` (image1 first in sorted order) into `out`;
-    returns (scored, not scored)."""
+    returns (scored, not scored), in rank 0 of a launched run (None in the others)."""
     if isinstance(model, (str, Path)): model = load_model(model)
     method = check_method(model, method)
     root, out = Path(images).expanduser().resolve(), Path(out).expanduser()
@@ -127,13 +131,14 @@ def score_folder(model, images, out, method:str|None=None, bs:int=64, rows:int=1
     if len(files) < 2:
         raise ArtmatchError(f"{root}: fewer than 2 images ({', '.join(sorted(IMAGE_SUFFIXES))}); nothing to pair")
     names = np.array([str(p.relative_to(root)) for p in files], dtype=object)
-    with resumable_embeddings(model, files, _work_folder(out), bs, chunk) as emb:
-        ids = np.array([-1 if str(p) in emb.errors else emb.index[str(p)] for p in files], dtype=np.int64)
-        def chunks(n=len(files)):
-            step = max(1, rows // n)                     # images per chunk, as first of their pairs
-            for first in range(0, n - 1, step):
-                firsts = np.arange(first, min(first + step, n - 1))
-                a = np.repeat(firsts, n - 1 - firsts)
-                b = np.concatenate([np.arange(i + 1, n) for i in firsts])
-                yield pd.DataFrame({'image1': names[a], 'image2': names[b]}), ids[a], ids[b]
-        return rank0_only(_write_scores, model, method, emb, dict(emb.errors), chunks(), out, indexed=False)
+    emb = embed_resumably(model, files, _work_folder(out), bs, chunk)
+    if emb is None: return None                # another process of a launched run: rank 0 scores and writes
+    ids = np.array([-1 if str(p) in emb.errors else emb.index[str(p)] for p in files], dtype=np.int64)
+    def chunks(n=len(files)):
+        step = max(1, rows // n)                     # images per chunk, as first of their pairs
+        for first in range(0, n - 1, step):
+            firsts = np.arange(first, min(first + step, n - 1))
+            a = np.repeat(firsts, n - 1 - firsts)
+            b = np.concatenate([np.arange(i + 1, n) for i in firsts])
+            yield pd.DataFrame({'image1': names[a], 'image2': names[b]}), ids[a], ids[b]
+    return _write_scores(model, method, emb, dict(emb.errors), chunks(), out, indexed=False)

@@ -4,8 +4,7 @@
 
 # %% ../nbs/09_scoring.ipynb #aa4f0a7f
 from __future__ import annotations
-import copy, json, shutil
-from contextlib import contextmanager
+import copy, json
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from torch.utils.data import Dataset, DataLoader
@@ -17,14 +16,14 @@ from .core import ArtmatchError, replacing, file_stamp, weights_hash
 from .images import open_image
 from .blocks import ArtCrop
 from .models import embedding_vectors, artist_probs
-from .distributed import rank0_only, process_share, gathered, process_device, is_main_process
+from .distributed import rank, rank0_only, process_share, gathered, process_device, is_main_process
 
 # %% auto #0
 __all__ = ['VECTORS', 'SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'head_vectors', 'work_vectors',
            'embed_images', 'model_key', 'file_stamps', 'chunk_files', 'chunk_stamps', 'read_chunks', 'embed_chunks',
-           'resumable_embeddings', 'check_method', 'concat_projections', 'DotScores', 'SameLabel', 'HeadScores',
-           'ConcatScores', 'build_scorer', 'PairScorer', 'score_ids', 'score_embedded', 'score_pairs', 'score_feature',
-           'artist_probabilities', 'method_threshold', 'p_same']
+           'unseen_chunks', 'embed_resumably', 'check_method', 'concat_projections', 'DotScores', 'SameLabel',
+           'HeadScores', 'ConcatScores', 'build_scorer', 'PairScorer', 'score_ids', 'score_embedded', 'score_pairs',
+           'score_feature', 'artist_probabilities', 'method_threshold', 'p_same']
 
 # %% ../nbs/09_scoring.ipynb #7293d063
 class WorkImages(Dataset):
@@ -148,41 +147,50 @@ def embed_chunks(model, stamps:dict, folder, names, chunk:int=1024, bs:int=64, v
     folder = Path(folder)
     new, first = rank0_only(_left_to_embed, list(stamps), stamps, folder)
     parts = [new[s:s + chunk] for s in range(0, len(new), chunk)]
-    device = process_device() or (torch.device('cuda') if torch.cuda.is_available() else None)
-    if device is not None: model.to(device)            # this process's GPU (or CPU, launched with gloo)
+    on = next(model.parameters()).device
+    model.to(process_device() or (torch.device('cuda') if on.type == 'cpu' and torch.cuda.is_available() else on))
     errors = {}
-    for k in process_share(len(parts)):
-        embs = [embed_images(model, parts[k], bs, num_workers, augment=view > 0) for view in range(views)]
-        errors.update(embs[0].errors)
-        ok = [i for i, p in enumerate(parts[k]) if p not in embs[0].errors]
-        if not ok: continue
-        vectors = ({name: getattr(embs[0], name)[ok] for name in names} if views == 1
-                   else {'features': torch.stack([e.features[ok] for e in embs], dim=1)})
-        with replacing(folder/f'{first + k:05d}.safetensors') as part:
-            save_file({name: v.contiguous() for name, v in vectors.items()}, str(part),
-                      metadata={'stamps': json.dumps([stamps[parts[k][i]] for i in ok])})
+    try:
+        for k in process_share(len(parts)):
+            embs = [embed_images(model, parts[k], bs, num_workers, augment=view > 0) for view in range(views)]
+            errors.update(embs[0].errors)
+            ok = [i for i, p in enumerate(parts[k]) if p not in embs[0].errors]
+            if not ok: continue
+            vectors = ({name: getattr(embs[0], name)[ok] for name in names} if views == 1
+                       else {'features': torch.stack([e.features[ok] for e in embs], dim=1)})
+            with replacing(folder/f'{first + k:05d}.safetensors') as part:
+                save_file({name: v.contiguous() for name, v in vectors.items()}, str(part),
+                          metadata={'stamps': json.dumps([stamps[parts[k][i]] for i in ok]), 'rank': str(rank())})
+    finally: model.to(on)                                   # the caller's model stays where it was
     return {p: e for every in gathered(errors) for p, e in every.items()}
 
+def unseen_chunks(folder, n:int) -> ArtmatchError:
+    "The error for `n` images embedded by another process whose chunk files this process does not see in `folder`."
+    return ArtmatchError(f"{folder}: {n} images embedded by another process are in no chunk file this process sees "
+                         "(a network file system not yet in step?); run the same command again: "
+                         "nothing is embedded twice")
+
 # %% ../nbs/09_scoring.ipynb #01395b4e
-@contextmanager
-def resumable_embeddings(model, paths, folder, bs:int=64, chunk:int=1024):
-    """`embed_images` of `paths` through chunk files in `folder` (shared between the launched processes), kept until the
-    block ends without error."""
+def embed_resumably(model, paths, folder, bs:int=64, chunk:int=1024) -> Embeddings|None:
+    """`embed_images` of `paths` through chunk files in `folder` (under the model's key), shared between the launched
+    processes, so that a killed run embeds only the rest when run again; rank 0 gets the vectors, the others None."""
     paths = list(dict.fromkeys(str(p) for p in paths))
     stamps, errors = file_stamps(paths)
     names = VECTORS[model.config['approach']]
     work = Path(folder)/model_key(model)[:16]
     errors.update(embed_chunks(model, stamps, work, names, chunk, bs))
-    known, vectors = read_chunks(work, names)
-    row = {s: i for i, s in enumerate(known)}
+    if not is_main_process(): return None
     readable = [p for p in paths if p not in errors]
+    known, vectors = read_chunks(work, names)
+    if not readable:                                  # vectors of the right widths, none long
+        none = embed_images(model, [])
+        vectors = {name: getattr(none, name) for name in names}
+    row = {s: i for i, s in enumerate(known)}
+    missing = sum(stamps[p] not in row for p in readable)
+    if missing: raise unseen_chunks(work, missing)
     rows = torch.tensor([row[stamps[p]] for p in readable], dtype=torch.long)
     pick = lambda name: vectors[name][rows] if name in vectors else None
-    yield Embeddings(readable, pick('features'), pick('probs'), errors, pick('embeddings'))
-    gathered(None)                                   # every process is done with the vectors
-    if is_main_process():
-        shutil.rmtree(work, ignore_errors=True)
-        if Path(folder).is_dir() and not any(Path(folder).iterdir()): Path(folder).rmdir()
+    return Embeddings(readable, pick('features'), pick('probs'), errors, pick('embeddings'))
 
 # %% ../nbs/09_scoring.ipynb #a367cfe9
 SCORE_METHODS = {'siamese': ['siamese'], 'classifier': ['softmax_dot', 'argmax', 'cosine'], 'embedding': ['cosine']}
@@ -251,7 +259,7 @@ def _calibrated(calibration):
     return lambda x: torch.sigmoid(calibration[0] * x + calibration[1])
 
 def _unit(emb:Embeddings) -> torch.Tensor:
-    "The vectors compared by cosine, as unit vectors: themselves if they are (no copy of a large index), else normalised."
+    "The vectors compared by cosine as unit vectors: themselves if they are (no copy of a big index), else normalised."
     v = emb.features if emb.embeddings is None else emb.embeddings
     if not v.requires_grad and bool(((v.norm(dim=1) - 1).abs() < 1e-5).all()): return v
     return F.normalize(v, dim=1)

@@ -113,6 +113,9 @@ def test_killed_scoring_resumes(collection, tmp_path, monkeypatch):
     assert calls == [5, 2] and not work.exists()                  # the first 5 were kept
     direct, _ = score_pairs(model, [collection/p for p in images[:-1]], [collection/p for p in images[1:]])
     np.testing.assert_allclose(pd.read_csv(out).score, direct, atol=1e-5)
+    for f in collection.rglob('*.jpg'): f.write_bytes(b'not a picture')       # no image readable: every pair skipped
+    assert score_csv(model, tmp_path/'pairs.csv', out, images=collection) == (0, 11)
+    assert pd.read_csv(out).score.isna().all() and len(pd.read_csv(tmp_path/'scores_skipped.csv')) == 12
 
 @pytest.mark.parametrize('approach,head', [('embedding', None), ('classifier', None), ('siamese', 'concat'), ('siamese', 'symmetric')])
 def test_scores_are_the_pair_scores(approach, head, collection, tmp_path):
@@ -209,7 +212,10 @@ def test_search_finds_what_scoring_every_pair_finds(approach, monkeypatch):
         ranking = A.rank_artists(model, index, queries, top=3, method=method, threshold=0.5)
         for r in ranking.itertuples():
             span = slice(*index.spans[list(index.artists).index(r.artist)])
-            assert r.nearest_score == pytest.approx(float(every[int(r.image[1]), span].max()), abs=1e-5)
+            named = index.works.image.tolist().index(r.nearest_work)      # the work it names, by position
+            assert span.start <= named < span.stop                        # is the artist's, and its best (ties: argmax)
+            assert float(every[int(r.image[1]), named]) == pytest.approx(float(every[int(r.image[1]), span].max()), abs=1e-5)
+            assert r.nearest_score == pytest.approx(float(every[int(r.image[1]), named]), abs=1e-5)
     monkeypatch.setattr(I, 'EXACT_SEARCH', 100)
     search, scorer = I.WorkIndex(works, index.vectors, {}).search(model, SCORE_METHODS[approach][0])
     assert search.ivf is not None and search.ivf.nlist == int(np.sqrt(n))

@@ -70,13 +70,13 @@ def test_artmatch_train_under_torchrun(prepared, tmp_path):
     assert len(history) == (2 if SQUEEZENET.exists() else 1)
     if SQUEEZENET.exists(): assert len(list((data/'features').glob('features-*'))) == 1
 
-def _artmatch(args, processes:int, cwd:Path) -> subprocess.CompletedProcess:
-    "`artmatch ARGS` in `processes` CPU processes under torchrun (1: a plain process)."
+def _artmatch(args, processes:int, cwd:Path, rc:int=0) -> subprocess.CompletedProcess:
+    "`artmatch ARGS` in `processes` CPU processes under torchrun (1: a plain process), checked to exit with `rc`."
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'CUDA_VISIBLE_DEVICES': ''}
     launch = (['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(processes)] if processes > 1 else [])
     res = subprocess.run([sys.executable, *launch, '-m', 'artmatch', *map(str, args)], env=env, cwd=cwd,
                          capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert (res.returncode != 0) == (rc != 0), res.stdout[-3000:] + res.stderr[-3000:]
     return res
 
 def test_index_and_score_in_two_processes(tmp_path):
@@ -105,7 +105,11 @@ def test_index_and_score_in_two_processes(tmp_path):
         res = _artmatch(['score', run, 'pairs.csv', '--images', collection, '--out', f'scores{n}.csv', '--chunk', 4],
                         n, tmp_path)
         assert res.stdout.count('scored 17 pairs') == 1        # the corrupt image is in 1 pair
-    assert len(chunk_files(tmp_path/'index2/vectors')) == 5          # 18 works, 4 a chunk, written by both ranks
+    from safetensors import safe_open
+    writers = []
+    for f in chunk_files(tmp_path/'index2/vectors'):
+        with safe_open(str(f), 'pt') as chunk: writers.append(chunk.metadata()['rank'])
+    assert writers == ['0', '1', '0', '1', '0']                       # 18 works, 4 a chunk, taken in turn
     one, two = (load_index(tmp_path/f'index{n}', run) for n in (1, 2))
     assert list(one.works.image) == list(two.works.image)
     assert torch.allclose(one.vectors.embeddings, two.vectors.embeddings, atol=1e-6)
@@ -114,7 +118,6 @@ def test_index_and_score_in_two_processes(tmp_path):
     assert np.allclose(s1.score, s2.score, atol=1e-6, equal_nan=True)
     assert not list(tmp_path.glob('.scores*.vectors'))                # the work folders are gone once written
     # as a kill leaves it: some chunks written, no works.csv
-    from safetensors import safe_open
     lost = 0
     for f in chunk_files(tmp_path/'index2/vectors')[1::2]:
         with safe_open(str(f), 'pt') as chunk: lost += len(json.loads(chunk.metadata()['stamps']))
@@ -122,6 +125,9 @@ def test_index_and_score_in_two_processes(tmp_path):
     (tmp_path/'index2/works.csv').unlink()
     res = _artmatch(['index', run, collection, '--out', 'index2', '--chunk', 4], 2, tmp_path)
     assert f'({lost} embedded now)' in res.stdout and lost >= 7
+    # a mistake found by rank 0 stops both processes, said once
+    res = _artmatch(['index', run, collection, '--out', collection], 2, tmp_path, rc=1)
+    assert res.stderr.count('not empty and not an artmatch index') == 1
     again = load_index(tmp_path/'index2', run)
     assert list(again.works.image) == list(one.works.image)
     assert torch.allclose(again.vectors.embeddings, one.vectors.embeddings, atol=1e-6)
