@@ -14,7 +14,7 @@ from fastai.vision.all import Learner, Module, TfmdDL, DataLoaders
 from .core import ArtmatchError, replacing, file_stamp, weights_hash, with_body
 from .distributed import rank0_only
 from .loaders import PairBatchDL
-from .scoring import embed_chunks, read_chunks, unseen_chunks
+from .scoring import embed_chunks, read_vectors
 
 # %% auto #0
 __all__ = ['CachedBody', 'feature_key', 'cached_features', 'IndexedTensors', 'FeatureDL', 'head_learner']
@@ -57,12 +57,8 @@ def cached_features(model, paths, folder, views:int=1, bs:int=64, num_workers:in
     stamps = {str(p): file_stamp(os.path.realpath(p)) for p in paths}
     errors = embed_chunks(model, stamps, cache, ['features'], bs=bs, views=views, num_workers=num_workers)
     if errors: raise ArtmatchError(f"cannot compute features: {next(iter(errors.values()))}")
-    known, vectors = read_chunks(cache, ['features'])
-    index = {s: i for i, s in enumerate(known)}
-    missing = sum(s not in index for s in stamps.values())
-    if missing: raise unseen_chunks(cache, missing)
-    features = vectors['features'].view(len(known), views, -1)
-    return features[torch.tensor([index[stamps[str(p)]] for p in paths], dtype=torch.long)]
+    features = read_vectors(cache, ['features'], [stamps[str(p)] for p in paths])['features']
+    return features.view(len(paths), views, -1)
 
 # %% ../nbs/10_features.ipynb #e978ef1b
 def _pair_items(dl) -> tuple[list, list, np.ndarray]:

@@ -20,10 +20,10 @@ from .distributed import rank, rank0_only, process_share, gathered, process_devi
 
 # %% auto #0
 __all__ = ['VECTORS', 'SCORE_METHODS', 'SCORERS', 'BLOCK', 'CHUNK', 'WorkImages', 'Embeddings', 'head_vectors', 'work_vectors',
-           'embed_images', 'model_key', 'file_stamps', 'chunk_files', 'chunk_stamps', 'read_chunks', 'embed_chunks',
-           'unseen_chunks', 'embed_resumably', 'check_method', 'concat_projections', 'DotScores', 'SameLabel',
-           'HeadScores', 'ConcatScores', 'build_scorer', 'PairScorer', 'score_ids', 'score_embedded', 'score_pairs',
-           'score_feature', 'artist_probabilities', 'method_threshold', 'p_same']
+           'embed_images', 'model_key', 'file_stamps', 'chunk_files', 'read_chunks', 'chunk_stamps', 'read_vectors',
+           'embed_chunks', 'unseen_chunks', 'embed_resumably', 'check_method', 'concat_projections', 'DotScores',
+           'SameLabel', 'HeadScores', 'ConcatScores', 'build_scorer', 'PairScorer', 'score_ids', 'score_embedded',
+           'score_pairs', 'score_feature', 'artist_probabilities', 'method_threshold', 'p_same']
 
 # %% ../nbs/09_scoring.ipynb #7293d063
 class WorkImages(Dataset):
@@ -116,13 +116,6 @@ def file_stamps(paths) -> tuple[dict, dict]:
 
 def chunk_files(folder) -> list[Path]: return sorted(Path(folder).glob('*.safetensors'))
 
-def chunk_stamps(folder) -> set:
-    "The stamps of the images whose vectors the chunk files of `folder` hold."
-    stamps = set()
-    for f in chunk_files(folder):
-        with safe_open(str(f), 'pt') as chunk: stamps.update(json.loads(chunk.metadata()['stamps']))
-    return stamps
-
 def read_chunks(folder, names) -> tuple[list, dict]:
     "The stamps of the images that the chunk files of `folder` hold, in file order, and their vectors `names`."
     stamps, tensors = [], {name: [] for name in names}
@@ -132,11 +125,25 @@ def read_chunks(folder, names) -> tuple[list, dict]:
             for name in names: tensors[name].append(chunk.get_tensor(name))
     return stamps, {name: torch.cat(ts) if ts else None for name, ts in tensors.items()}
 
-def _left_to_embed(paths, stamps:dict, folder:Path) -> tuple[list, int]:
-    "Those of `paths` whose stamp no chunk of `folder` holds, and the number of the next chunk file."
+def chunk_stamps(folder) -> set:
+    "The stamps of the images whose vectors the chunk files of `folder` hold."
+    return set(read_chunks(folder, [])[0])
+
+def read_vectors(folder, names, wanted:list) -> dict:
+    """The vectors `names` of the images whose stamps are `wanted`, in that order, from the chunk files of `folder`
+    (`unseen_chunks` if no chunk holds some)."""
+    known, vectors = read_chunks(folder, names)
+    row = {s: i for i, s in enumerate(known)}
+    missing = sum(s not in row for s in wanted)
+    if missing: raise unseen_chunks(folder, missing)
+    rows = torch.tensor([row[s] for s in wanted], dtype=torch.long)
+    return {name: v[rows] for name, v in vectors.items() if v is not None}
+
+def _left_to_embed(stamps:dict, folder:Path) -> tuple[list, int]:
+    "The images of `stamps` whose stamp no chunk of `folder` holds, and the number of the next chunk file."
     folder.mkdir(parents=True, exist_ok=True)
-    done = chunk_stamps(folder)
-    return [p for p in paths if stamps[p] not in done], max((int(f.stem) for f in chunk_files(folder)), default=-1) + 1
+    done, numbers = chunk_stamps(folder), [int(f.stem) for f in chunk_files(folder)]
+    return [p for p, s in stamps.items() if s not in done], max(numbers, default=-1) + 1
 
 def embed_chunks(model, stamps:dict, folder, names, chunk:int=1024, bs:int=64, views:int=1,
                  num_workers:int=0) -> dict:
@@ -145,7 +152,7 @@ def embed_chunks(model, stamps:dict, folder, names, chunk:int=1024, bs:int=64, v
     errors, from every process."""
     if chunk < 1: raise ArtmatchError(f"chunk={chunk}: give at least 1 image per chunk file")
     folder = Path(folder)
-    new, first = rank0_only(_left_to_embed, list(stamps), stamps, folder)
+    new, first = rank0_only(_left_to_embed, stamps, folder)
     parts = [new[s:s + chunk] for s in range(0, len(new), chunk)]
     on = next(model.parameters()).device
     model.to(process_device() or (torch.device('cuda') if on.type == 'cpu' and torch.cuda.is_available() else on))
@@ -181,16 +188,11 @@ def embed_resumably(model, paths, folder, bs:int=64, chunk:int=1024) -> Embeddin
     errors.update(embed_chunks(model, stamps, work, names, chunk, bs))
     if not is_main_process(): return None
     readable = [p for p in paths if p not in errors]
-    known, vectors = read_chunks(work, names)
-    if not readable:                                  # vectors of the right widths, none long
+    if readable: vectors = read_vectors(work, names, [stamps[p] for p in readable])
+    else:                                             # vectors of the right widths, none long
         none = embed_images(model, [])
         vectors = {name: getattr(none, name) for name in names}
-    row = {s: i for i, s in enumerate(known)}
-    missing = sum(stamps[p] not in row for p in readable)
-    if missing: raise unseen_chunks(work, missing)
-    rows = torch.tensor([row[stamps[p]] for p in readable], dtype=torch.long)
-    pick = lambda name: vectors[name][rows] if name in vectors else None
-    return Embeddings(readable, pick('features'), pick('probs'), errors, pick('embeddings'))
+    return Embeddings(readable, vectors.get('features'), vectors.get('probs'), errors, vectors.get('embeddings'))
 
 # %% ../nbs/09_scoring.ipynb #a367cfe9
 SCORE_METHODS = {'siamese': ['siamese'], 'classifier': ['softmax_dot', 'argmax', 'cosine'], 'embedding': ['cosine']}
