@@ -122,8 +122,9 @@ def train_cmd(
         help="Prepared folder (default: prepare the bundled sample into OUT/data)."),
     resume:Optional[Path]=typer.Option(None,
         help="Continue the interrupted run in this folder from its last checkpoint, with its own settings."),
-    arch:str=typer.Option('tf_efficientnet_lite2', help="Backbone: a timm or torchvision name. "
-        "The default's ImageNet weights come with artmatch (pip); alexnet is the reference project's."),
+    arch:str=typer.Option('tf_efficientnet_lite2', help="Backbone: a timm or torchvision name, or several joined "
+        "by '+' (an ensemble, one body). The default's ImageNet weights come with artmatch (pip); "
+        "alexnet is the reference project's."),
     head:Optional[str]=typer.Option(None, help="Siamese: concat (default) or symmetric. "
         "Classifier: softmax (default) or ovr. Embedding: mlp."),
     pretrained:bool=typer.Option(True, help="Start from the library's ImageNet weights (downloaded once, cached)."),

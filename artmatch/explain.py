@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, torch
 from torch import nn
 from PIL import Image, ImageDraw, ImageFont
 from .core import ArtmatchError, write_image, check_explainable, check_picture_folder, check_file
-from .models import StyleBody, stage_names
+from .models import StyleBody, EnsembleBody, stage_names
 from .scoring import WorkImages, Embeddings, build_scorer, work_vectors
 from .predict import predict_pair, describe_pair
 from .index import model_and_folder
@@ -22,8 +22,10 @@ __all__ = ['LEGEND', 'explained_body', 'explained_layers', 'PairScore', 'grad_ca
 
 # %% ../nbs/17_explain.ipynb #04c3a212
 def explained_body(model) -> nn.Module:
-    "The backbone of `model` whose stages the maps are read from (under `StyleBody`'s statistics where it has them)."
-    return model.body.body if isinstance(model.body, StyleBody) else model.body
+    """The backbone of `model` whose stages the maps are read from (under `StyleBody`'s statistics where it has them;
+    an ensemble's last backbone)."""
+    body = model.body.bodies[-1] if isinstance(model.body, EnsembleBody) else model.body
+    return body.body if isinstance(body, StyleBody) else body
 
 @torch.no_grad()
 def explained_layers(body:nn.Module, size:int=224) -> list[str]:

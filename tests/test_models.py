@@ -6,6 +6,7 @@ from artmatch.core import ArtmatchError
 from artmatch.models import create_backbone, build_model, WeightsUnavailable
 from artmatch.export import load_model, save_model
 from artmatch.predict import predict_pair
+from artmatch.explain import explain_pair
 from artmatch.scoring import score_pairs
 from artmatch.cli import main
 from conftest import SQUEEZENET, tiny_train
@@ -107,3 +108,16 @@ def test_timm_backbone_by_name():
     bb = create_backbone('resnet10t', pretrained=False)
     assert bb.body(torch.zeros(2, 3, 64, 64)).shape == (2, bb.n_features) and bb.weights_source == 'none'
     assert len(bb.stats) == 2 and len(bb.stats[0]) == 3
+
+def test_an_ensemble_trains_saves_predicts_and_explains_as_one_body(prepared, tmp_path):
+    tiny_train('embedding', prepared, tmp_path/'run', arch='squeezenet1_0+squeezenet1_1')
+    model = load_model(tmp_path/'run')
+    one = [create_backbone(a, pretrained=False).n_features for a in ('squeezenet1_0', 'squeezenet1_1')]
+    assert model.config['arch'] == 'squeezenet1_0+squeezenet1_1' and model.config['n_features'] == sum(one)
+    works = pd.read_csv(prepared/'works.csv')
+    a, b = (prepared/p for p in works.image[:2])
+    answer = predict_pair(model=tmp_path/'run', image_a=a, image_b=b)
+    save_model(model, tmp_path/'again')
+    assert predict_pair(model=tmp_path/'again', image_a=a, image_b=b) == answer
+    explanation = explain_pair(model=tmp_path/'run', image_a=a, image_b=b)
+    assert explanation['p_same'] == answer['p_same'] and explanation['maps'][0].max() > 0
