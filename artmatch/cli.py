@@ -135,7 +135,10 @@ def train_cmd(
     size:int=typer.Option(224, help="Model input size (the reference project: 224 crops of 256)."),
     bs:int=typer.Option(64, help="Batch size."),
     epochs:int=typer.Option(0, help="Epochs with the body unfrozen after the head stage "
-        "(worth it on a GPU; from scratch: epochs of the whole model, at least 1)."),
+        "(worth it on a GPU; with --tune-stages, of its last stages alone; from scratch: epochs of the whole model, "
+        "at least 1)."),
+    tune_stages:int=typer.Option(0, help="Train the backbone's last N stages with the head for --epochs epochs, on "
+        "cached outputs of its frozen first stages: fine-tuning a CPU affords (timm EfficientNet family)."),
     freeze_epochs:int=typer.Option(50, help="Most epochs of the head stage (body frozen, features cached); "
         "it stops when the validation pair AUC has not improved for 10 epochs and keeps its best epoch."),
     pooling:Pooling=typer.Option(Pooling.style, help="'style': mean and spread of every stage's features (default); "
@@ -159,7 +162,7 @@ def train_cmd(
         raise ArtmatchError("--resume takes the run's own settings; give no APPROACH or DATA with it")
     if resume is None and approach is None:
         raise ArtmatchError("give the APPROACH (embedding, classifier or siamese), or --resume RUN to continue a run")
-    if resume is None: check_training_options(size, bs, epochs, freeze_epochs, views, lr)
+    if resume is None: check_training_options(size, bs, epochs, freeze_epochs, views, lr, tune_stages, tta, naive)
     # torch and fastai: after the checks above, so a mistyped command answers at once
     from artmatch import train as _train
     from artmatch.distributed import is_main_process
@@ -168,7 +171,7 @@ def train_cmd(
                                  pretrained=pretrained, weights=weights, size=size, bs=bs, epochs=epochs,
                                  freeze_epochs=freeze_epochs, lr=lr, seed=seed,
                                  scratch_if_unavailable=fallback_scratch, num_workers=workers, views=views,
-                                 naive=naive, pooling=pooling.value, tta=tta)
+                                 naive=naive, pooling=pooling.value, tta=tta, tune_stages=tune_stages)
     if not is_main_process(): return
     typer.echo('validation pairs, at the thresholds chosen on them:')
     _metrics_table(metrics)

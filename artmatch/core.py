@@ -81,11 +81,17 @@ def check_picture_folder(path) -> Path:
     if path.exists() and not path.is_dir(): raise ArtmatchError(f"{path}: a file, not a folder; give a folder for the pictures")
     return path
 
-def check_training_options(size:int, bs:int, epochs:int, freeze_epochs:int, views:int, lr) -> None:
-    "A one-line error for a training option out of range."
+def check_training_options(size:int, bs:int, epochs:int, freeze_epochs:int, views:int, lr, tune_stages:int=0,
+                           tta:bool=False, naive:bool=False) -> None:
+    "A one-line error for a training option out of range, or two that do not go together."
     for name, value, least in [('size', size, 16), ('bs', bs, 2), ('epochs', epochs, 0),
-                               ('freeze_epochs', freeze_epochs, 0)]:
+                               ('freeze_epochs', freeze_epochs, 0), ('tune_stages', tune_stages, 0)]:
         if value < least: raise ArtmatchError(f"{name}={value}: give at least {least}")
+    if tune_stages and epochs < 1:
+        raise ArtmatchError(f"tune_stages={tune_stages} trains the last stages for `epochs` epochs: give epochs=1 or more")
+    for name, on, why in [('tta', tta, "its cache holds each image's first stages, not its mirror image's"),
+                          ('naive', naive, "it trains on a cache, naive without one")]:
+        if tune_stages and on: raise ArtmatchError(f"tune_stages and {name}: not together ({why}); drop one")
     if views < 1: raise ArtmatchError(f"views={views}: give at least 1 (the centred crop)")
     try: ok = lr == 'auto' or float(lr) > 0
     except ValueError: ok = False

@@ -10,23 +10,29 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+from torch import nn
 from fastai.vision.all import Learner, Module, TfmdDL, DataLoaders
 from .core import ArtmatchError, replacing, file_stamp, weights_hash, with_body
 from .distributed import rank0_only
 from .loaders import PairBatchDL
 from .scoring import embed_chunks, read_vectors
+from .models import tuned_split, body_head_splitter
 
 # %% auto #0
-__all__ = ['CachedBody', 'feature_key', 'cached_features', 'IndexedTensors', 'FeatureDL', 'head_learner']
+__all__ = ['CachedBody', 'feature_key', 'cached_features', 'IndexedTensors', 'FeatureDL', 'head_learner', 'tuned_learner']
 
 # %% ../nbs/10_features.ipynb #d7f6ed69
 class CachedBody(Module):
-    "Stands in for a frozen body: features of image numbers from `features` (images x views x features)."
-    def __init__(self, features:torch.Tensor): self.register_buffer('features', features, persistent=False)
+    """Stands in for a frozen body: features of image numbers from `features` (images x views x features), run through
+    `end` (the body's trained last stages, `TrainedEnd`) where the cache holds what its first stages give."""
+    def __init__(self, features:torch.Tensor, end:nn.Module|None=None):
+        self.register_buffer('features', features, persistent=False)
+        self.end = end
     def forward(self, ids):
         f = self.features[ids]
-        if not self.training or f.shape[1] == 1: return f[:, 0]
-        return f[torch.arange(len(ids), device=f.device), torch.randint(f.shape[1], (len(ids),), device=f.device)]
+        if not self.training or f.shape[1] == 1: f = f[:, 0]
+        else: f = f[torch.arange(len(ids), device=f.device), torch.randint(f.shape[1], (len(ids),), device=f.device)]
+        return f if self.end is None else self.end(f)
 
 # %% ../nbs/10_features.ipynb #9c245eb6
 def feature_key(model, views:int) -> str:
@@ -112,3 +118,17 @@ def head_learner(learn:Learner, views:int=1, cache=None, num_workers:int=0, **kw
     cached = with_body(model, CachedBody(features))     # the head is shared: training it here trains `model`'s
     return Learner(dls, cached.to(learn.dls.device), loss_func=learn.loss_func, metrics=learn.metrics, path=learn.path,
                    **kwargs)
+
+def tuned_learner(learn:Learner, stages:int, views:int=1, cache=None, num_workers:int=0, **kwargs) -> Learner:
+    """A `Learner` training the last `stages` stages of `learn.model`'s frozen body with its head (both shared), on cached
+    outputs of the body's first stages (`tuned_split`): what they compute, once an image; body then head groups."""
+    dls, paths = _feature_dls(learn.dls, num_workers=num_workers, device=learn.dls.device)
+    model = learn.model
+    start, end = tuned_split(model.body, stages, model.config['size'])
+    starts = with_body(model, start)
+    starts.config = {**model.config, 'approach': 'siamese'}       # its features alone: no head runs on them
+    inputs = cached_features(starts, paths, cache or Path(learn.dls.path)/'features', views, num_workers=num_workers)
+    for p in end.parameters(): p.requires_grad_(True)
+    tuned = with_body(model, CachedBody(inputs, end))
+    return Learner(dls, tuned.to(learn.dls.device), loss_func=learn.loss_func, metrics=learn.metrics, path=learn.path,
+                   splitter=body_head_splitter, **kwargs)

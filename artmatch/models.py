@@ -18,9 +18,9 @@ import artmatch
 __all__ = ['BODIES', 'POOLINGS', 'PIP_WEIGHTS', 'PAIR_COMBINERS', 'HEADS', 'HIDDEN', 'penultimate_body', 'pooled_body',
            'torchvision_archs', 'ensemble_members', 'stage_names', 'covariance_features', 'middle_stages', 'StyleBody',
            'pip_wheel', 'from_pip_wheels', 'pip_weights_file', 'lite_state_dict', 'WeightsUnavailable', 'Backbone',
-           'EnsembleBody', 'create_backbone', 'concat_features', 'symmetric_features', 'PairHead', 'SiameseModel',
-           'artist_head', 'ArtistClassifier', 'body_head_splitter', 'EmbeddingHead', 'EmbeddingModel',
-           'embedding_vectors', 'artist_probs', 'build_model']
+           'EnsembleBody', 'create_backbone', 'FrozenStart', 'TrainedEnd', 'tuned_split', 'concat_features',
+           'symmetric_features', 'PairHead', 'SiameseModel', 'artist_head', 'ArtistClassifier', 'body_head_splitter',
+           'EmbeddingHead', 'EmbeddingModel', 'embedding_vectors', 'artist_probs', 'build_model']
 
 # %% ../nbs/07_models.ipynb #dcc5137c
 def penultimate_body(m:nn.Module) -> nn.Module:
@@ -286,6 +286,71 @@ def create_backbone(arch:str=DEFAULT_ARCH, pretrained:bool=True, weights=None, p
         body = StyleBody(body, stages, middle_stages(stages) if pooling == 'covariance' else ())
     n_first_order = _n_features(body, first_order=True) if pooling == 'covariance' else None
     return Backbone(body, _n_features(body), [list(stats[0]), list(stats[1])], source, n_first_order)
+
+# %% ../nbs/07_models.ipynb #c9f9447f
+def _tunable(body, n:int) -> nn.Module:
+    "The timm EfficientNet-family backbone of the `StyleBody` `body`, checked for training its last `n` stages alone."
+    net = getattr(body, 'body', None)
+    if not isinstance(body, StyleBody) or not all(hasattr(net, a) for a in ('conv_stem', 'bn1', 'blocks', 'conv_head',
+                                                                             'bn2', 'global_pool')):
+        raise ArtmatchError("tune_stages needs one timm EfficientNet-family backbone (tf_efficientnet_lite0 to lite4, "
+                            "efficientnet_b0, ...) with pooling 'style' or 'covariance'; others train whole (epochs)")
+    if body.stages != [f'blocks.{i}' for i in range(len(net.blocks))]:
+        raise ArtmatchError("tune_stages: this backbone's stages are not its blocks")
+    if not 1 <= n < len(net.blocks):
+        raise ArtmatchError(f"tune_stages={n}: give 1 to {len(net.blocks) - 1} (this backbone has {len(net.blocks)} stages)")
+    if any(int(s.split('.')[1]) >= len(net.blocks) - n for s in body.covariance_stages):
+        raise ArtmatchError(f"tune_stages={n}: the covariance stages ({', '.join(body.covariance_stages)}) must be among "
+                            "the frozen ones; train fewer stages")
+    return net
+
+def _stage_stats(x:torch.Tensor) -> list[torch.Tensor]: return [x.mean((2, 3)), x.std((2, 3), correction=0)]
+
+class FrozenStart(Module):
+    """The stages of the `StyleBody` `body` before its last `n`: their first-order statistics, the covariances of those
+    among them that it has, and the last one's output map, flat, side by side in one vector an image."""
+    def __init__(self, body:StyleBody, n:int):
+        net = _tunable(body, n)
+        self.stem, self.blocks = nn.Sequential(net.conv_stem, net.bn1), net.blocks[:len(net.blocks) - n]
+        self.covariance_at = [int(s.split('.')[1]) for s in body.covariance_stages]
+    def parts(self, x) -> tuple[torch.Tensor, torch.Tensor|None, torch.Tensor]:
+        "The statistics, the covariances (None without them) and the last map."
+        x, stats, covariances = self.stem(x), [], []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            vars(_STAGE_OUTPUTS).pop(id(block), None)     # `StyleBody`'s hook kept it: nothing reads it here
+            stats += _stage_stats(x)
+            if i in self.covariance_at: covariances.append(covariance_features(x))
+        return torch.cat(stats, 1), torch.cat(covariances, 1) if covariances else None, x
+    def forward(self, x):
+        stats, covariances, last = self.parts(x)
+        return torch.cat([stats] + ([] if covariances is None else [covariances]) + [last.flatten(1)], 1)
+
+class TrainedEnd(Module):
+    """The last `n` stages of the `StyleBody` `body` (its own layers, shared), its head convolution and pooling: from
+    `FrozenStart`'s vector of an image `size` pixels wide, the features `body` gives that image."""
+    def __init__(self, body:StyleBody, n:int, size:int):
+        net = _tunable(body, n)
+        self.blocks, self.conv_head, self.bn2, self.pool = net.blocks[len(net.blocks) - n:], net.conv_head, net.bn2, net.global_pool
+        with torch.no_grad():
+            was = body.training
+            stats, covariances, last = FrozenStart(body, n).eval().parts(torch.zeros(1, 3, size, size))
+            body.train(was)
+        self.n_stats, self.n_covariances = stats.shape[1], 0 if covariances is None else covariances.shape[1]
+        self.map_shape = tuple(last.shape[1:])
+    def forward(self, v):
+        s, c = self.n_stats, self.n_stats + self.n_covariances
+        x, stats = v[:, c:].reshape(len(v), *self.map_shape), [v[:, :s]]
+        for block in self.blocks:
+            x = block(x)
+            vars(_STAGE_OUTPUTS).pop(id(block), None)
+            stats += _stage_stats(x)
+        final = self.pool(self.bn2(self.conv_head(x)))
+        return torch.cat(stats + [final] + ([v[:, s:c]] if self.n_covariances else []), 1)
+
+def tuned_split(body:StyleBody, n:int, size:int) -> tuple[FrozenStart, TrainedEnd]:
+    "`body` in two for training its last `n` stages alone on images `size` pixels wide: what is cached, what trains."
+    return FrozenStart(body, n), TrainedEnd(body, n, size)
 
 # %% ../nbs/07_models.ipynb #39f83310
 def concat_features(a, b): return torch.cat([a, b], dim=1)

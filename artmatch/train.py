@@ -17,7 +17,7 @@ from .pairs import prepare, read_prepared
 from .loaders import pair_dls, artist_dls
 from .models import WeightsUnavailable
 from .learner import siamese_learner, classifier_learner, embedding_learner
-from .features import head_learner
+from .features import head_learner, tuned_learner
 from .export import save_model, load_model
 from .evaluate import evaluate_model, embed_pairs
 from .calibrate import calibrate, calibrate_pair_probability, calibrate_verification
@@ -134,6 +134,8 @@ RUN_FILE, CHECKPOINT = 'run.json', 'checkpoint.pt'
 STAGE_NAMES = {'head': "head stage: up to {n} epochs on cached features, body frozen, lr {lr:.2e}; "
                        "ends on its best epoch",
                'body': "body stage: {n} epochs with the body unfrozen, lr up to {lr:.2e}",
+               'stages': "last-stages stage: {n} epochs training the body's last stages with the head on cached inputs, "
+                         "lr up to {lr:.2e}; ends on its best epoch",
                'all': "training the whole model from scratch: {n} epochs, lr {lr:.2e}"}
 
 def say(message:str) -> None:
@@ -191,12 +193,14 @@ def _load_checkpoint(checkpoint:dict, model, learn) -> None:
     learn.opt.load_state_dict({'state': checkpoint['optimizer']['state'],
                                'hypers': L(checkpoint['optimizer']['hypers'])})
 
-def _stages(learn, first, frozen:bool, lr:float, freeze_epochs:int, epochs:int, monitor:str) -> list:
-    """(name, learner, epochs, learning rate, callbacks) of each stage: the head to its best epoch, then the body;
-    or all from scratch."""
+def _stages(learn, first, frozen:bool, lr:float, freeze_epochs:int, epochs:int, monitor:str, tuned=None) -> list:
+    """(name, learner, epochs, learning rate, callbacks) of each stage: the head to its best epoch, then the body
+    (or, with a `tuned` learner, its last stages, to their best epoch); or all from scratch."""
     if not frozen: return [('all', learn, max(epochs, 1), lr, {})]
-    return [('head', first, freeze_epochs, lr, dict(cbs=[KeepBest(monitor)])),
-            ('body', learn, epochs, slice(lr / 200, lr / 2), dict(pct_start=0.3, div=5.0))]
+    head = ('head', first, freeze_epochs, lr, dict(cbs=[KeepBest(monitor)]))
+    if tuned is not None:
+        return [head, ('stages', tuned, epochs, slice(lr / 10, lr / 2), dict(pct_start=0.3, div=5.0, cbs=[KeepBest(monitor)]))]
+    return [head, ('body', learn, epochs, slice(lr / 200, lr / 2), dict(pct_start=0.3, div=5.0))]
 
 @dataclass
 class RunSettings:
@@ -219,6 +223,7 @@ class RunSettings:
     naive:bool
     pooling:str
     tta:bool
+    tune_stages:int = 0            # the body's last stages trained on cached inputs (run.json of older runs: none)
     lr_found:float|None = None     # what lr_find chose, once it has: a resumed run does not search again
     scratch_note:str|None = None   # why a run asked to start from ImageNet weights trains from scratch
 
@@ -266,6 +271,16 @@ def _first_learner(learn, run:RunSettings, data:Path):
     say(f"caching the frozen body's features of every image ({data/'features'})")
     return head_learner(learn, run.views, num_workers=run.num_workers or 0, cbs=_history())
 
+def _tuned_learner(learn, run:RunSettings, data:Path):
+    """The learner of the last-stages stage (`tuned_learner`), where `run` trains the body's last stages;
+    else None."""
+    if not run.tune_stages: return None
+    if not _is_frozen(learn):
+        raise ArtmatchError(f"tune_stages={run.tune_stages} trains the last stages of a pretrained, frozen body; "
+                            "this run trains the whole model from scratch: drop tune_stages")
+    say(f"caching the outputs of the body's first stages ({data/'features'}), for its last {run.tune_stages} to train")
+    return tuned_learner(learn, run.tune_stages, run.views, num_workers=run.num_workers or 0, cbs=_history())
+
 def _find_lr(out:Path, learn, steps:int) -> float:
     "lr_find's suggestion for `learn` after `steps` steps; its plot saved in `out`."
     say(f"finding a learning rate (lr_find, {steps} steps)")
@@ -310,12 +325,12 @@ def _run(out:Path, run:RunSettings, resumed:bool=False) -> pd.DataFrame:
     set_seed(run.seed, reproducible=True)
     dls = _loaders(run.approach, data, run.size, run.bs, run.seed, run.naive, run.num_workers)
     learn, note = _whole_learner(out, run, dls)
+    tuned = _tuned_learner(learn, run, data)       # first: a backbone it cannot split is told before any caching
     first = _first_learner(learn, run, data)
-    mixed_precision(learn)
-    if first is not learn: mixed_precision(first)
+    for each in {id(x): x for x in (learn, first, tuned) if x is not None}.values(): mixed_precision(each)
     lr = _learning_rate(out, run, first, cached=first is not learn)
     frozen = _is_frozen(learn)
-    stages = _stages(learn, first, frozen, lr, run.freeze_epochs, run.epochs, MONITOR[run.approach])
+    stages = _stages(learn, first, frozen, lr, run.freeze_epochs, run.epochs, MONITOR[run.approach], tuned)
     _fit_stages(out, learn, stages, _read_checkpoint(out) if resumed else None)
     return rank0_only(_finish, out, learn.model, data, run, frozen, lr, note)
 
@@ -339,7 +354,8 @@ def _finish(out:Path, model, data:Path, run:RunSettings, frozen:bool, lr:float, 
     model.config['pair_probability'] = calibrate_pair_probability(model, emb, data)
     model.config['verification'] = _verification(model, emb, data)
     metrics = evaluate_model(model, data, split='valid', emb=emb)
-    training = dict(epochs=run.epochs, bs=run.bs, seed=run.seed, views=run.views, naive=run.naive)
+    training = dict(epochs=run.epochs, bs=run.bs, seed=run.seed, views=run.views, naive=run.naive,
+                    tune_stages=run.tune_stages)
     model.config.update(thresholds={m: float(t) for m, t in metrics.threshold.items()}, data=str(data.resolve()),
                         training=dict(training, freeze_epochs=run.freeze_epochs if frozen else 0, lr=lr),
                         weights_source=f"none ({note})" if note else model.config['weights_source'])
@@ -355,16 +371,17 @@ class Interrupted(ArtmatchError):
 def train(approach:str, data=None, out='runs/model', arch:str=DEFAULT_ARCH, head:str|None=None, pretrained:bool=True,
           weights=None, size:int=224, bs:int=64, epochs:int=0, freeze_epochs:int=50, lr='auto', seed:int=0,
           scratch_if_unavailable:bool=False, num_workers:int|None=None, views:int=1, naive:bool=False,
-          pooling:str='style', tta:bool=False) -> pd.DataFrame:
+          pooling:str='style', tta:bool=False, tune_stages:int=0) -> pd.DataFrame:
     """Train a `siamese`, `classifier` or `embedding` model on the prepared folder `data`
     (default: the bundled sample) into `out`."""
     if approach not in LEARNERS: raise ArtmatchError(f"approach {approach!r}: use one of {', '.join(LEARNERS)}")
-    check_training_options(size, bs, epochs, freeze_epochs, views, lr)
+    check_training_options(size, bs, epochs, freeze_epochs, views, lr, tune_stages, tta, naive)
     out = Path(out).expanduser()
     run = RunSettings(approach=approach, data='', arch=arch, head=head, pretrained=pretrained,
                       weights=None if weights is None else str(weights), size=size, bs=bs, epochs=epochs,
                       freeze_epochs=freeze_epochs, lr=lr, seed=seed, scratch_if_unavailable=scratch_if_unavailable,
-                      num_workers=num_workers, views=views, naive=naive, pooling=pooling, tta=tta)
+                      num_workers=num_workers, views=views, naive=naive, pooling=pooling, tta=tta,
+                      tune_stages=tune_stages)
     def start():
         _check_run_folder(out)
         out.mkdir(parents=True, exist_ok=True)
