@@ -98,6 +98,11 @@ def middle_stages(stages:list[str]) -> list[str]:
     "The two stages in the middle of `stages` (EfficientNet-Lite2: `blocks.2` and `blocks.3`, 48 and 88 channels)."
     return list(stages[max(len(stages) // 2 - 1, 0):len(stages) // 2 + 1])
 
+def _stage_stats(out:torch.Tensor) -> list[torch.Tensor]:
+    "The mean and standard deviation over space of a stage's output: feature maps, or tokens (vision transformers)."
+    dims = (2, 3) if out.ndim == 4 else (1,)
+    return [out.mean(dims), out.std(dims, correction=0)]
+
 class StyleBody(Module):
     """`body`'s features after the mean and standard deviation over space of every stage's output (a work's style at each
     scale), then the `covariance_features` of the `covariance_stages`."""
@@ -110,8 +115,7 @@ class StyleBody(Module):
         stats, covariances, kept = [], [], vars(_STAGE_OUTPUTS)
         for name in self.stages:
             out = kept.pop(id(self.body.get_submodule(name)))
-            dims = (2, 3) if out.ndim == 4 else (1,)        # feature maps, or tokens (vision transformers)
-            stats += [out.mean(dims), out.std(dims, correction=0)]
+            stats += _stage_stats(out)
             if name in self.covariance_stages: covariances.append(covariance_features(out))
         return torch.cat(stats + [final], dim=1), torch.cat(covariances, dim=1) if covariances else None
     def forward(self, x):
@@ -304,7 +308,11 @@ def _tunable(body, n:int) -> nn.Module:
                             "the frozen ones; train fewer stages")
     return net
 
-def _stage_stats(x:torch.Tensor) -> list[torch.Tensor]: return [x.mean((2, 3)), x.std((2, 3), correction=0)]
+def _through(block:nn.Module, x:torch.Tensor) -> torch.Tensor:
+    "`block`'s output for `x`, without the copy `StyleBody`'s hook keeps (nothing reads it here)."
+    x = block(x)
+    vars(_STAGE_OUTPUTS).pop(id(block), None)
+    return x
 
 class FrozenStart(Module):
     """The stages of the `StyleBody` `body` before its last `n`: their first-order statistics, the covariances of those
@@ -317,8 +325,7 @@ class FrozenStart(Module):
         "The statistics, the covariances (None without them) and the last map."
         x, stats, covariances = self.stem(x), [], []
         for i, block in enumerate(self.blocks):
-            x = block(x)
-            vars(_STAGE_OUTPUTS).pop(id(block), None)     # `StyleBody`'s hook kept it: nothing reads it here
+            x = _through(block, x)
             stats += _stage_stats(x)
             if i in self.covariance_at: covariances.append(covariance_features(x))
         return torch.cat(stats, 1), torch.cat(covariances, 1) if covariances else None, x
@@ -328,13 +335,13 @@ class FrozenStart(Module):
 
 class TrainedEnd(Module):
     """The last `n` stages of the `StyleBody` `body` (its own layers, shared), its head convolution and pooling: from
-    `FrozenStart`'s vector of an image `size` pixels wide, the features `body` gives that image."""
-    def __init__(self, body:StyleBody, n:int, size:int):
+    the vector `start` (`FrozenStart`) gives an image `size` pixels wide, the features `body` gives that image."""
+    def __init__(self, body:StyleBody, n:int, start:FrozenStart, size:int):
         net = _tunable(body, n)
         self.blocks, self.conv_head, self.bn2, self.pool = net.blocks[len(net.blocks) - n:], net.conv_head, net.bn2, net.global_pool
         with torch.no_grad():
             was = body.training
-            stats, covariances, last = FrozenStart(body, n).eval().parts(torch.zeros(1, 3, size, size))
+            stats, covariances, last = start.eval().parts(torch.zeros(1, 3, size, size))
             body.train(was)
         self.n_stats, self.n_covariances = stats.shape[1], 0 if covariances is None else covariances.shape[1]
         self.map_shape = tuple(last.shape[1:])
@@ -342,15 +349,15 @@ class TrainedEnd(Module):
         s, c = self.n_stats, self.n_stats + self.n_covariances
         x, stats = v[:, c:].reshape(len(v), *self.map_shape), [v[:, :s]]
         for block in self.blocks:
-            x = block(x)
-            vars(_STAGE_OUTPUTS).pop(id(block), None)
+            x = _through(block, x)
             stats += _stage_stats(x)
         final = self.pool(self.bn2(self.conv_head(x)))
         return torch.cat(stats + [final] + ([v[:, s:c]] if self.n_covariances else []), 1)
 
 def tuned_split(body:StyleBody, n:int, size:int) -> tuple[FrozenStart, TrainedEnd]:
     "`body` in two for training its last `n` stages alone on images `size` pixels wide: what is cached, what trains."
-    return FrozenStart(body, n), TrainedEnd(body, n, size)
+    start = FrozenStart(body, n)
+    return start, TrainedEnd(body, n, start, size)
 
 # %% ../nbs/07_models.ipynb #39f83310
 def concat_features(a, b): return torch.cat([a, b], dim=1)
