@@ -415,3 +415,6 @@ def main(args:Optional[List[str]]=None) -> None:
         if os.environ.get('RANK', '0') == '0':
             print(f"artmatch: {e.kind}: {in_flags(str(e), _flags())}", file=sys.stderr)
         raise SystemExit(e.exit_code)
+    if os.environ.get('WORLD_SIZE', '1') != '1':      # launched as several processes: all leave the group together
+        from artmatch.distributed import leave_process_group
+        leave_process_group()

