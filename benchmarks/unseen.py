@@ -18,7 +18,7 @@ Reported: each fold's test ROC AUC over all pairs of its test works; the mean ov
 per-artist table (the ROC AUC of the test pairs with a work by the artist, in its own fold); and, between the first recipe
 and each other, the per-artist difference, its mean and a bootstrap 95 % interval over artists, so that a change of 0.01
 can be told from noise. Choose on validation artists (the `valid_auc` column), report test folds. Finished folds are kept
-in OUT/results.json, so a killed run resumes where it stopped. Writes OUT/unseen.md, OUT/per_artist.csv, OUT/summary.json.
+in OUT/results.json, and a fold's training killed midway resumes from its checkpoint, so a killed run goes on where it stopped. Writes OUT/unseen.md, OUT/per_artist.csv, OUT/summary.json.
 """
 import argparse, json, os, platform, sys, time, warnings
 from pathlib import Path
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from auc_table import frozen_baselines, markdown
 from artmatch.pairs import prepare, read_prepared, make_pairs
 from artmatch.core import write_csv
-from artmatch.train import train
+from artmatch.train import train, resume
 from artmatch.export import load_model
 from artmatch.models import build_model
 from artmatch.evaluate import evaluate_model
@@ -106,7 +106,8 @@ def run_fold(a, recipe:str, f:int, data:Path, size:int) -> dict:
     "Train `recipe` on fold `f`'s folder `data`, and its validation and test scores."
     approach, options = RECIPES[recipe]
     run, start = a.out/f'run-{recipe}-{f}', time.time()
-    if not (run/'model.safetensors').exists():
+    if (run/'run.json').exists() and not (run/'model.safetensors').exists(): resume(out=run)    # killed mid-fold
+    elif not (run/'model.safetensors').exists():
         train(approach=approach, data=data, out=run, size=size, **{'arch': a.arch, 'weights': a.weights, **options})
     minutes = (time.time() - start) / 60
     evaluate_model(model=load_model(run), data=data, split='test', out=run/'eval')
