@@ -181,7 +181,8 @@ class Checkpoint(Callback):
             self.stopped = f"epoch {self.epoch + 1}, batch {self.iter + 1}"
             raise CancelFitException
     def after_epoch(self):
-        if self.epoch >= self.start_epoch: self.save(self.epoch + 1, 0)
+        # the last epoch's is the stage's end, which `after_fit` saves
+        if self.start_epoch <= self.epoch < self.n_epoch - 1: self.save(self.epoch + 1, 0)
     def after_fit(self):
         if self.handler is not None: signal.signal(signal.SIGINT, self.handler)
         if self.stopped is None: self.save(self.n_epoch, 0)

@@ -106,9 +106,9 @@ def run_fold(a, recipe:str, f:int, data:Path, size:int) -> dict:
     "Train `recipe` on fold `f`'s folder `data`, and its validation and test scores."
     approach, options = RECIPES[recipe]
     run, start = a.out/f'run-{recipe}-{f}', time.time()
-    if (run/'run.json').exists() and not (run/'model.safetensors').exists(): resume(out=run)    # killed mid-fold
-    elif not (run/'model.safetensors').exists():
-        train(approach=approach, data=data, out=run, size=size, **{'arch': a.arch, 'weights': a.weights, **options})
+    if not (run/'model.safetensors').exists():
+        if (run/'run.json').exists(): resume(out=run)    # killed mid-fold
+        else: train(approach=approach, data=data, out=run, size=size, **{'arch': a.arch, 'weights': a.weights, **options})
     minutes = (time.time() - start) / 60
     evaluate_model(model=load_model(run), data=data, split='test', out=run/'eval')
     scores = pd.read_csv(run/'eval/test_scores.csv')
