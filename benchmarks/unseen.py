@@ -36,16 +36,18 @@ from artmatch.models import build_model
 from artmatch.evaluate import evaluate_model
 
 RECIPES = {   # name: (approach, options of `train` beyond its defaults)
-    'embedding': ('embedding', {}),
+    'embedding': ('embedding', {}),                     # its default pooling: style features and covariances
+    'embedding-style': ('embedding', {'pooling': 'style'}),     # the default before issue 17: no covariances
     'embedding-final': ('embedding', {'pooling': 'final'}),
-    'embedding-covariance': ('embedding', {'pooling': 'covariance'}),
     'embedding-bs256': ('embedding', {'bs': 256}),      # 64 artists of 4 works per batch, not 16
     'embedding-tta': ('embedding', {'tta': True}),      # each work the mean of itself and its mirror image
     'embedding-tune1': ('embedding', {'tune_stages': 1, 'epochs': 5}),   # the backbone's last stage trained too
     'embedding-ensemble': ('embedding', {'arch': 'tf_efficientnet_lite0+tf_efficientnet_lite1+tf_efficientnet_lite2',
                                          'weights': None}),
     'classifier': ('classifier', {}),
+    'classifier-covariance': ('classifier', {'pooling': 'covariance'}),
     'siamese': ('siamese', {'head': 'symmetric'}),
+    'siamese-covariance': ('siamese', {'head': 'symmetric', 'pooling': 'covariance'}),
 }
 BASELINE = 'frozen style features, cosine'
 

@@ -3,7 +3,7 @@ import json, os, pickle, shutil
 from pathlib import Path
 import pandas as pd, pytest, torch, torchvision
 from artmatch.core import ArtmatchError
-from artmatch.models import create_backbone, build_model, WeightsUnavailable
+from artmatch.models import create_backbone, build_model, WeightsUnavailable, DEFAULT_POOLING
 from artmatch.export import load_model, save_model
 from artmatch.predict import predict_pair
 from artmatch.explain import explain_pair
@@ -112,7 +112,8 @@ def test_timm_backbone_by_name():
 def test_an_ensemble_trains_saves_predicts_and_explains_as_one_body(prepared, tmp_path):
     tiny_train('embedding', prepared, tmp_path/'run', arch='squeezenet1_0+squeezenet1_1')
     model = load_model(tmp_path/'run')
-    one = [create_backbone(a, pretrained=False).n_features for a in ('squeezenet1_0', 'squeezenet1_1')]
+    one = [create_backbone(a, pretrained=False, pooling=DEFAULT_POOLING['embedding']).n_features
+           for a in ('squeezenet1_0', 'squeezenet1_1')]
     assert model.config['arch'] == 'squeezenet1_0+squeezenet1_1' and model.config['n_features'] == sum(one)
     works = pd.read_csv(prepared/'works.csv')
     a, b = (prepared/p for p in works.image[:2])
@@ -120,4 +121,5 @@ def test_an_ensemble_trains_saves_predicts_and_explains_as_one_body(prepared, tm
     save_model(model, tmp_path/'again')
     assert predict_pair(model=tmp_path/'again', image_a=a, image_b=b) == answer
     explanation = explain_pair(model=tmp_path/'run', image_a=a, image_b=b)
-    assert explanation['p_same'] == answer['p_same'] and explanation['maps'][0].max() > 0
+    # an untrained 64-pixel body can leave one work's Grad-CAM map all zero (no region raises the score); not both
+    assert explanation['p_same'] == answer['p_same'] and max(m.max() for m in explanation['maps']) > 0

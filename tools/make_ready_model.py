@@ -34,6 +34,9 @@ def test_auc(model, data:Path, out:Path) -> dict:
     lo, hi = bootstrap_auc(pairs[pairs.split == 'test'], dict(zip(works.image, works.artist)), scores.score.to_numpy())
     return dict(roc_auc=float(metrics.roc_auc.iloc[0]), ci95=[lo, hi], pairs=int(metrics.pairs.iloc[0]), same=int(metrics.same.iloc[0]))
 
+POOLING_WORDS = {'style': 'style features', 'final': 'its final features',
+                 'covariance': 'style features and the channel covariance of two middle stages'}
+
 def card(config:dict, test:dict, minutes:float, unseen:dict|None, n_works:int) -> str:
     "MODEL_CARD.md of the ready model."
     folds = (f"{unseen['mean_auc']:.3f} (95 % interval {unseen['ci95'][0]:.3f}-{unseen['ci95'][1]:.3f}), the mean test ROC AUC over "
@@ -43,7 +46,7 @@ def card(config:dict, test:dict, minutes:float, unseen:dict|None, n_works:int) -
     return '\n'.join([
         '# artmatch ready model: WikiArt embedding', '',
         'Used by `artmatch predict`, `score`, `index`, `attribute`, `app` and `load_model()` when no model folder is given.', '',
-        f"- **What it is:** an embedding model (`{config['arch']}` body, style features, head `{config['head']}`); two works are "
+        f"- **What it is:** an embedding model (`{config['arch']}` body, {POOLING_WORDS[config['pooling']]}, head `{config['head']}`); two works are "
         "compared by the cosine of their vectors, calibrated into P(same artist).",
         f"- **Data:** {n_works} WikiArt works by {len(config['artists'])} artists (`../shared/data/artworks`, 224x224 as published), "
         "split by work: 70 % training, 15 % validation (epoch, thresholds, calibration), 15 % test.",
