@@ -36,9 +36,8 @@ class CachedBody(Module):
 # %% ../nbs/10_features.ipynb #9c245eb6
 def feature_key(model, views:int) -> str:
     "A hash of everything the cached features of an image depend on, besides the image file itself."
-    pooling = model.config.get('pooling')
     settings = ([model.config.get(k) for k in ('arch', 'size', 'stats', 'pooling')] + [bool(model.config.get('tta')), views]
-                + ([MAX_COVARIANCE_CHANNELS] if pooling == 'covariance' else []))   # caches before the projection differ
+                + ([MAX_COVARIANCE_CHANNELS] if model.config.get('pooling') == 'covariance' else []))   # projected now
     return weights_hash(settings, model.body.state_dict())
 
 def _adopt_single_file(cache:Path) -> None:

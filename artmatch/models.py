@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_models.ipynb #cc9a47b6
 from __future__ import annotations
-import hashlib, importlib.util, math, threading
+import functools, hashlib, importlib.util, math, threading
 from pathlib import Path
 import numpy as np, torch, torchvision
 from torch import nn
@@ -87,6 +87,7 @@ def _keep_output(module, inp, out): vars(_STAGE_OUTPUTS)[id(module)] = out
 
 MAX_COVARIANCE_CHANNELS = 96     # a stage's covariance: at most 96 x 97 / 2 = 4,656 numbers a work
 
+@functools.lru_cache   # drawn once per width, not at every forward pass
 def channel_projection(n_channels:int, k:int=MAX_COVARIANCE_CHANNELS) -> torch.Tensor:
     """A fixed random projection (n_channels x k) of a stage's channels to `k`: Gaussian over the square root of `k`, drawn
     by NumPy's `RandomState(0)`, whose stream never changes, so every machine and release computes the same features."""
